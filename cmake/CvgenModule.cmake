@@ -1,0 +1,53 @@
+include(GNUInstallDirs)
+# cvgen_warnings(<target>): the project's warning set; errors when CVGEN_WERROR is on.
+function(cvgen_warnings target)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+    if(CVGEN_WERROR)
+        target_compile_options(${target} PRIVATE -Werror)
+    endif()
+endfunction()
+
+if(CVGEN_SANITIZE)
+    add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                        -fno-sanitize-recover=undefined)
+    add_link_options(-fsanitize=address,undefined)
+endif()
+
+# cvgen_define_module(<name> [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# One module = one folder = one library cvgen_<name> with alias cvgen::<name>. Sources are every
+# src/*.cpp of the module; public headers live in include/cvgen/.
+function(cvgen_define_module name)
+    cmake_parse_arguments(M "" "" "PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+    file(GLOB srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp")
+    add_library(cvgen_${name} STATIC ${srcs})
+    add_library(cvgen::${name} ALIAS cvgen_${name})
+    set_target_properties(cvgen_${name} PROPERTIES
+        EXPORT_NAME ${name}
+        POSITION_INDEPENDENT_CODE ON)
+    target_include_directories(cvgen_${name} PUBLIC
+        $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+        $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+    target_include_directories(cvgen_${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}/src")
+    target_link_libraries(cvgen_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+    cvgen_warnings(cvgen_${name})
+    install(TARGETS cvgen_${name} EXPORT cvgenTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    install(DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endfunction()
+
+# cvgen_module_tests(<name> [DEPS ...]): one test binary per module from tests/<name>/test_*.cpp.
+function(cvgen_module_tests name)
+    cmake_parse_arguments(T "" "" "DEPS" ${ARGN})
+    file(GLOB srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/${name}/test_*.cpp")
+    add_executable(test_${name} ${srcs})
+    target_link_libraries(test_${name} PRIVATE cvgen::${name} ${T_DEPS} GTest::gtest GTest::gmock
+                          GTest::gtest_main Threads::Threads)
+    target_include_directories(test_${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+    target_compile_definitions(test_${name} PRIVATE
+        CVGEN_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+        CVGEN_SAMPLES_DATA="${PROJECT_SOURCE_DIR}/samples/data"
+        CVGEN_CLI_PATH="$<$<TARGET_EXISTS:cvgen>:$<TARGET_FILE:cvgen>>")
+    cvgen_warnings(test_${name})
+    gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${name})
+endfunction()

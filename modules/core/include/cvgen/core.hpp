@@ -1,0 +1,13 @@
+#ifndef CVGEN_CORE_HPP
+#define CVGEN_CORE_HPP
+
+/** @file
+ * @brief Umbrella header of cvgen::core: status and result types, the provider interface and
+ * request validation, base64. No network.
+ */
+#include "cvgen/core/base64.hpp"
+#include "cvgen/core/provider.hpp"
+#include "cvgen/core/status.hpp"
+#include "cvgen/core/version.hpp"
+
+#endif  // CVGEN_CORE_HPP
