@@ -27,6 +27,12 @@ TEST(Core_Requests, enumWireNamesRoundTrip) {
     EXPECT_EQ(parseResolution("2k"), Resolution::R2K);
     EXPECT_FALSE(parseResolution("8k").has_value());
     EXPECT_EQ(parseMagicPrompt("OFF"), MagicPrompt::OFF);
+    for (const char* s : {"expand", "generate", "omni", "upscale"}) {
+        auto o = parseOperation(s);
+        ASSERT_TRUE(o.has_value()) << s;
+        EXPECT_STREQ(toString(*o), s);
+    }
+    EXPECT_FALSE(parseOperation("inpaint").has_value());
     EXPECT_DOUBLE_EQ(aspectValue(AspectRatio::R21_9), 21.0 / 9.0);
 }
 

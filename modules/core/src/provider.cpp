@@ -54,6 +54,13 @@ constexpr std::array<std::pair<MagicPrompt, const char*>, 3> kMagic = {{
     {MagicPrompt::OFF, "OFF"},
 }};
 
+constexpr std::array<std::pair<Operation, const char*>, 4> kOperation = {{
+    {Operation::EXPAND, "expand"},
+    {Operation::GENERATE, "generate"},
+    {Operation::OMNI, "omni"},
+    {Operation::UPSCALE, "upscale"},
+}};
+
 constexpr size_t kMaxPrompt = 2500;
 
 Status badField(const std::string& field, const std::string& what) {
@@ -115,6 +122,12 @@ const char* toString(OmniResultType t) noexcept {
 }
 const char* toString(MagicPrompt m) noexcept {
     return nameFrom(kMagic, m);
+}
+const char* toString(Operation o) noexcept {
+    return nameFrom(kOperation, o);
+}
+std::optional<Operation> parseOperation(const std::string& s) noexcept {
+    return parseFrom(kOperation, s);
 }
 std::optional<AspectRatio> parseAspectRatio(const std::string& s) noexcept {
     return parseFrom(kAspect, s);

@@ -30,18 +30,23 @@ enum class OmniResultType { SINGLE, SERIES };
 /** @brief Ideogram's MagicPrompt switch. */
 enum class MagicPrompt { AUTO, ON, OFF };
 
+/** @brief The four operations every provider offers. */
+enum class Operation { EXPAND, GENERATE, OMNI, UPSCALE };
+
 /** @brief Wire spelling ("16:9", "auto", "1k", "subject", "series", "AUTO"…). */
 const char* toString(AspectRatio a) noexcept;
 const char* toString(Resolution r) noexcept;
 const char* toString(ImageReference r) noexcept;
 const char* toString(OmniResultType t) noexcept;
 const char* toString(MagicPrompt m) noexcept;
+const char* toString(Operation o) noexcept;  ///< "expand", "generate", "omni", "upscale"
 /** @brief Parse the wire spelling; std::nullopt when it is not one of the enum's values. */
 std::optional<AspectRatio> parseAspectRatio(const std::string& s) noexcept;
 std::optional<Resolution> parseResolution(const std::string& s) noexcept;
 std::optional<ImageReference> parseImageReference(const std::string& s) noexcept;
 std::optional<OmniResultType> parseOmniResultType(const std::string& s) noexcept;
 std::optional<MagicPrompt> parseMagicPrompt(const std::string& s) noexcept;
+std::optional<Operation> parseOperation(const std::string& s) noexcept;
 /** @brief Width/height of an aspect ratio (AUTO → 1.0). */
 double aspectValue(AspectRatio a) noexcept;
 
@@ -207,6 +212,21 @@ public:
                                         const CallOptions& opt = {}) = 0;
     virtual Result<TaskOutput> omni(const OmniRequest& req, const CallOptions& opt = {}) = 0;
     virtual Result<TaskOutput> upscale(const UpscaleRequest& req, const CallOptions& opt = {}) = 0;
+
+    /** @brief Collects a task created earlier (by this or another process) by its task id or
+     * external task id: waits for it and downloads its results.
+     *
+     * This is how a batch resumes after a crash without creating a task twice: NOT_FOUND means
+     * no such task exists, so creating it is safe. Providers without remote tasks (the offline
+     * engine) answer UNIMPLEMENTED.
+     */
+    virtual Result<TaskOutput> resume(Operation op, const std::string& taskOrExternalId,
+                                      const CallOptions& opt = {}) {
+        (void)op;
+        (void)taskOrExternalId;
+        (void)opt;
+        return Status(Code::UNIMPLEMENTED, name() + " has no remote tasks to resume");
+    }
 };
 
 }  // namespace cvgen
