@@ -1,0 +1,174 @@
+#ifndef CVGEN_STAGES_BATCH_HPP
+#define CVGEN_STAGES_BATCH_HPP
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "cvgen/core/planner.hpp"
+#include "cvgen/core/provider.hpp"
+#include "cvgen/core/status.hpp"
+#include "cvgen/stages/inputs.hpp"
+
+namespace cvgen::stages {
+
+/** @brief What a batch does to every image. */
+enum class BatchOp {
+    EXPAND,  ///< grow the canvas to a target (planner → provider → composition)
+    UPSCALE  ///< upscale by a factor
+};
+
+/** @brief "expand" / "upscale". */
+const char* toString(BatchOp op) noexcept;
+
+/** @brief Outcome of one item. */
+enum class ItemStatus {
+    OK,       ///< output written
+    FAILED,   ///< error (code and message in the report)
+    SKIPPED,  ///< done by an earlier run (resume)
+    PLANNED,  ///< dry run: planned, nothing written
+    NOT_RUN   ///< not started: the batch stopped early or was cancelled
+};
+
+/** @brief "ok", "failed", "skipped", "planned", "not_run". */
+const char* toString(ItemStatus s) noexcept;
+
+/** @brief One line of the report. */
+struct ItemReport {
+    std::string input;    ///< path of the input
+    std::string relPath;  ///< relative path (journal and shard key)
+    std::string output;   ///< path of the output ("" when none was written)
+    ItemStatus status = ItemStatus::NOT_RUN;
+    Code code = Code::OK;  ///< error code (OK unless FAILED)
+    int providerCode = 0;  ///< the provider's business code, 0 when none
+    std::string message;   ///< error message (never secrets)
+    std::string provider;  ///< provider name
+    std::string externalTaskId;
+    std::vector<std::string> taskIds;
+    std::map<std::string, double> timings;  ///< step → ms ("read", stage names, "write", "total")
+    cv::Size inputSize;                     ///< as displayed (EXIF applied); empty if unknown
+    cv::Size outputSize;
+    int attempts = 0;      ///< provider attempts made in this run
+    int tasks = 0;         ///< tasks this item needs (dry run) or created
+    int resultImages = 0;  ///< images those tasks produce
+    std::vector<std::string> warnings;
+};
+
+/** @brief Counts and timing of a running batch (for progress displays). */
+struct BatchProgress {
+    size_t total = 0;     ///< items in this batch (after shard and filters)
+    size_t finished = 0;  ///< ok + failed + skipped + planned
+    size_t ok = 0, failed = 0, skipped = 0, planned = 0;
+    size_t inFlight = 0;
+    double elapsedSeconds = 0;
+    double itemsPerSecond = 0;  ///< over the items processed in this run (skips excluded)
+    double etaSeconds = -1;     ///< -1 while unknown
+    std::string lastItem;
+};
+
+/** @brief What a batch did. */
+struct BatchSummary {
+    size_t total = 0, ok = 0, failed = 0, skipped = 0, planned = 0, notRun = 0;
+    size_t tasks = 0, resultImages = 0;  ///< created (or, in a dry run, needed)
+    bool stoppedEarly = false;
+    bool cancelled = false;
+    std::string stopReason;  ///< why it stopped early (a sentence), "" otherwise
+    double seconds = 0;
+    std::string reportPath, journalPath, contactSheetHtml, contactSheetPng;  ///< "" when none
+    /** @brief CLI exit code: 3 stopped early or cancelled, 1 some item failed, 0 otherwise. */
+    int exitCode() const noexcept;
+};
+
+/** @brief Runs one operation over a folder of images: many items in flight, bounded retries, a
+ * shared back-off, a crash-safe journal for resume, a JSONL report and a contact sheet.
+ *
+ * Outputs mirror the input tree under `output`, named by `naming`, written to a temporary name
+ * and renamed. An input is never overwritten: the output folder may not be the input folder, and
+ * an item whose output path is an input path fails with INVALID_ARGUMENT.
+ * @note Touches the network when the provider is remote.
+ */
+class BatchRunner {
+public:
+    /** @brief Everything a batch needs; validated in create(). */
+    struct Params {
+        std::string input;   ///< folder (recursive) or list file, see InputQuery
+        std::string output;  ///< output folder (created)
+        std::vector<std::string> include, exclude;  ///< globs, see InputQuery
+        std::vector<std::string> extensions = InputQuery().extensions;
+        /** @brief Output name inside the mirrored folder. Tokens: {stem} (name without
+         * extension), {ext} (output extension without dot), {name} (input file name), {W}, {H}
+         * (output size), {op}. */
+        std::string naming = "{stem}_{W}x{H}.{ext}";
+        /** @brief Output format by extension ("png", "jpg", "webp", "tif", "bmp"); "" keeps the
+         * input's (GIF becomes PNG). */
+        std::string outputFormat;
+        int jpegQuality = 95;  ///< 1..100
+
+        BatchOp op = BatchOp::EXPAND;
+        TargetSpec target = TargetSpec::exact(cv::Size(1920, 1080));  ///< EXPAND
+        Placement placement;                                          ///< EXPAND
+        PlannerParams planner;                                        ///< EXPAND
+        double scale = 2.0;                                           ///< UPSCALE
+        std::string prompt;     ///< optional prompt passed to the provider
+        int imagesPerTask = 1;  ///< n result images asked per task (1..9); the first is written
+
+        /** @brief The provider; null = the offline engine (cvgen::local::LocalProvider). */
+        std::shared_ptr<Provider> provider;
+        /** @brief Slots: a task asking for n images holds n slots (capped at concurrency). */
+        int concurrency = 4;
+        int retries = 2;  ///< extra attempts per item for retryable errors (0..20)
+        std::chrono::milliseconds backoffBase{1000};  ///< first wait without Retry-After
+        std::chrono::milliseconds backoffMax{60000};  ///< cap of the exponential back-off
+        std::chrono::milliseconds callDeadline{0};    ///< CallOptions::deadline of each call
+
+        std::string journalPath;   ///< "" = <output>/.cvgen-journal.jsonl
+        bool resume = false;       ///< skip finished items, resume interrupted ones
+        bool retryFailed = false;  ///< with resume: also retry items that failed
+        bool dryRun = false;       ///< read headers and plan only; write nothing
+        Shard shard;
+        /** @brief Stop when the first K = min(earlyStopAfter, items) items all fail the same way
+         * (same code and provider code, reported by the provider) and items remain.
+         * 0 disables. */
+        int earlyStopAfter = 5;
+
+        std::string reportPath;  ///< "" = <output>/report.jsonl
+        bool contactSheet = true;
+        std::string contactSheetDir;  ///< "" = output; files contact_sheet.html / .png
+
+        /** @brief Set to true from any thread (e.g. a SIGINT handler) to stop starting items
+         * and cancel waits; the batch ends with cancelled = true. */
+        std::shared_ptr<std::atomic<bool>> cancel;
+        /** @brief Called after every finished item (from worker threads, serialised). */
+        std::function<void(const BatchProgress&)> onProgress;
+        /** @brief Called with every item's report line (serialised). */
+        std::function<void(const ItemReport&)> onItem;
+    };
+
+    virtual ~BatchRunner() = default;
+    /** @brief Validates the parameters. @throws std::invalid_argument for values out of range
+     * (concurrency < 1, retries outside 0..20, empty input or output, imagesPerTask outside
+     * 1..9, jpegQuality outside 1..100). */
+    static cv::Ptr<BatchRunner> create(const Params& params);
+
+    /** @brief Runs the batch. Item failures are in the summary and report, not the Result.
+     * @return INVALID_ARGUMENT (output folder equal to the input folder, unknown output format),
+     * NOT_FOUND (no input), FAILED_PRECONDITION (resuming a journal written for another
+     * operation), or I/O errors creating the output folder, journal or report. */
+    virtual Result<BatchSummary> run() = 0;
+};
+
+/** @brief The output file name for an input relative path under a naming scheme (see
+ * Params::naming), e.g. ("a/b/cat.png", "{stem}_{W}x{H}.{ext}", "png", {1920,1080}, "expand")
+ * → "a/b/cat_1920x1080.png". */
+std::string outputRelPath(const std::string& inputRelPath, const std::string& naming,
+                          const std::string& ext, cv::Size size, const std::string& op);
+
+}  // namespace cvgen::stages
+
+#endif  // CVGEN_STAGES_BATCH_HPP

@@ -1,0 +1,111 @@
+#ifndef CVGEN_STAGES_OPS_HPP
+#define CVGEN_STAGES_OPS_HPP
+
+#include <memory>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "cvgen/core/planner.hpp"
+#include "cvgen/core/provider.hpp"
+#include "cvgen/core/status.hpp"
+#include "cvgen/stages/pipeline.hpp"
+
+namespace cvgen::stages {
+
+/** @brief The offline engine (cvgen::local::LocalProvider with default parameters): the provider
+ * every stage uses when none is given. */
+std::shared_ptr<Provider> defaultProvider();
+
+/** @brief Expand to a target canvas: planner → provider (one call per pass; each pass feeds the
+ * previous canvas to the provider) → composition.
+ *
+ * The output is exactly the target size; when the plan keeps the source at scale 1 the
+ * original's pixels are pasted back bit-exact at Plan::sourceRect after the last pass, so
+ * whatever the provider did to them does not show. The provider's result is converted to the
+ * input's depth and channel count. A provider result of the wrong size is resized to the
+ * planned canvas with a warning.
+ *
+ * Input: 8U or 16U, 1, 3 or 4 channels. Task keys: "<meta.externalTaskId>-p<k>" when the frame
+ * has one. Metadata: the plan (JSON), a transform line, the task ids, `provider`.
+ */
+class ExpandToTarget : public Stage {
+public:
+    /** @brief Options of ExpandToTarget. */
+    struct Params {
+        TargetSpec target = TargetSpec::exact(cv::Size(1920, 1080));
+        Placement placement;
+        PlannerParams planner;
+        std::shared_ptr<Provider> provider;  ///< null = defaultProvider()
+        std::string prompt;
+        CallOptions call;
+    };
+    /** @brief @throws std::invalid_argument for an EXACT target with an empty size. */
+    static cv::Ptr<ExpandToTarget> create(const Params& params);
+};
+
+/** @brief One-shot: expands `image` to exactly `target` at `placement` with `provider` (null =
+ * offline engine). @return the canvas, or the planner's / provider's error. */
+Result<cv::Mat> expandToTarget(const cv::Mat& image, cv::Size target,
+                               const Placement& placement = Placement(),
+                               std::shared_ptr<Provider> provider = nullptr);
+
+/** @brief Upscale the frame by a factor with the provider (the offline engine honours it
+ * exactly; a remote provider may pick its own). */
+class UpscaleStage : public Stage {
+public:
+    struct Params {
+        double scale = 2.0;  ///< > 1
+        std::string prompt;
+        std::shared_ptr<Provider> provider;  ///< null = defaultProvider()
+        CallOptions call;
+    };
+    /** @brief @throws std::invalid_argument for scale ≤ 1 or not finite. */
+    static cv::Ptr<UpscaleStage> create(const Params& params);
+};
+
+/** @brief Text-to-image: replaces the frame's image with the first generated image. With
+ * `useFrameAsReference` the frame's image is sent as the reference image. */
+class GenerateStage : public Stage {
+public:
+    struct Params {
+        GenerateRequest request;  ///< prompt, model, aspect, resolution… (image is filled in)
+        bool useFrameAsReference = false;
+        std::shared_ptr<Provider> provider;
+        CallOptions call;
+    };
+    /** @brief @throws std::invalid_argument for an empty prompt. */
+    static cv::Ptr<GenerateStage> create(const Params& params);
+};
+
+/** @brief Omni-image: the frame's image becomes <<<image_1>>> (before the request's own images);
+ * the output is the first result image. */
+class OmniStage : public Stage {
+public:
+    struct Params {
+        OmniRequest request;
+        bool frameAsFirstImage = true;
+        std::shared_ptr<Provider> provider;
+        CallOptions call;
+    };
+    /** @brief @throws std::invalid_argument for an empty prompt. */
+    static cv::Ptr<OmniStage> create(const Params& params);
+};
+
+/** @brief Places the frame on a canvas without any provider: a background (resized to `size`) or
+ * a solid colour, with the frame pasted bit-exact at `placement` (cropped where it overhangs). */
+class ComposeStage : public Stage {
+public:
+    struct Params {
+        cv::Size size;        ///< canvas size (required)
+        Placement placement;  ///< where the frame goes
+        cv::Mat background;   ///< optional; resized to `size`
+        cv::Scalar color;     ///< fill when there is no background
+    };
+    /** @brief @throws std::invalid_argument for an empty size. */
+    static cv::Ptr<ComposeStage> create(const Params& params);
+};
+
+}  // namespace cvgen::stages
+
+#endif  // CVGEN_STAGES_OPS_HPP
