@@ -1006,6 +1006,14 @@ public:
     Result<TaskOutput> upscale(const UpscaleRequest& r, const CallOptions& o) override {
         return run(r, o);
     }
+    Result<TaskOutput> resume(Operation op, const std::string& id, const CallOptions& o) override {
+        if (id.empty()) return invalidArgument("task id: is required");
+        if (!c_->profile().supports(op))
+            return Status(Code::UNIMPLEMENTED,
+                          "provider '" + name() + "' has no " + toString(op) + " route");
+        TaskHandle h = c_->resume(id, op);
+        return c_->wait(h, o);
+    }
 
 private:
     template <typename R>

@@ -9,27 +9,6 @@
 namespace cvgen {
 namespace remote {
 
-const char* toString(Operation op) noexcept {
-    switch (op) {
-        case Operation::EXPAND:
-            return "expand";
-        case Operation::GENERATE:
-            return "generate";
-        case Operation::OMNI:
-            return "omni";
-        case Operation::UPSCALE:
-            return "upscale";
-    }
-    return "?";
-}
-
-std::optional<Operation> parseOperation(const std::string& s) noexcept {
-    for (Operation op :
-         {Operation::EXPAND, Operation::GENERATE, Operation::OMNI, Operation::UPSCALE})
-        if (s == toString(op)) return op;
-    return std::nullopt;
-}
-
 bool Profile::supports(Operation op) const {
     if (std::find(operations.begin(), operations.end(), op) == operations.end()) return false;
     return op == Operation::UPSCALE ? !upscalePath.empty() : true;

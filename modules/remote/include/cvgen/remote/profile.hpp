@@ -5,19 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
 #include "cvgen/remote/auth.hpp"
 
 namespace cvgen {
 namespace remote {
 
-/** @brief The four operations. */
-enum class Operation { EXPAND, GENERATE, OMNI, UPSCALE };
-
-/** @brief "expand", "generate", "omni", "upscale". */
-const char* toString(Operation op) noexcept;
-/** @brief Parses the spelling of toString(Operation). */
-std::optional<Operation> parseOperation(const std::string& s) noexcept;
+// Operation (EXPAND, GENERATE, OMNI, UPSCALE) is cvgen::Operation from cvgen/core/provider.hpp.
 
 /** @brief Everything that differs between providers speaking the Kling/Ideogram protocols. */
 struct Profile {
