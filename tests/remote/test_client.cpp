@@ -621,3 +621,29 @@ TEST(Remote_Client, missingCredentialsAreUnauthenticated) {
 }  // namespace
 }  // namespace remote
 }  // namespace cvgen
+
+namespace cvgen {
+namespace remote {
+namespace {
+
+TEST(Remote_Client, unreadableCreateAnswerIsLookedUp) {
+    for (const std::string& body :
+         {std::string("{\"code\":0,\"data\":{\"task_"), std::string("<html>gateway</html>"),
+          std::string("{\"code\":0}")}) {
+        SCOPED_TRACE(body);
+        FakeKling k;
+        HttpResponse bad;
+        bad.httpStatus = 200;
+        bad.body = body;
+        k.createFaults.push_back({bad, true});
+        auto p = createProvider(k.params());
+        auto out = (*p)->expand(smallExpand());
+        ASSERT_TRUE(out.ok()) << out.status();
+        EXPECT_EQ(k.creates, 1);
+        EXPECT_EQ(k.wire->count(HttpMethod::POST, "/expand"), 1);
+    }
+}
+
+}  // namespace
+}  // namespace remote
+}  // namespace cvgen

@@ -588,9 +588,18 @@ private:
                 std::max(milliseconds(1), std::min(dl.left(), p_.transportParams.totalTimeout));
             HttpResponse r = api_->send(req);
             Status st = statusFromResponse(r, route, true);
-            if (st.ok()) return parseCreateAnswer(r, route, requestId);
-            const bool ambiguous = (!r.status.ok() && r.mayHaveReachedServer) ||
-                                   (r.status.ok() && r.httpStatus >= 500);
+            if (st.ok()) {
+                auto created = parseCreateAnswer(r, route, requestId);
+                if (created.ok()) return created;
+                st = created.status();  // 2xx without a readable task: ambiguous below
+            }
+            // The create may have happened: no answer after sending, a 5xx, or a 2xx whose body
+            // is unreadable (HTML from a gateway, cut-off JSON).
+            const bool ambiguous =
+                (!r.status.ok() && r.mayHaveReachedServer) ||
+                (r.status.ok() && r.httpStatus >= 500) ||
+                (r.status.ok() && r.httpStatus >= 200 && r.httpStatus < 300 &&
+                 (st.code() == Code::INTERNAL || st.code() == Code::UNAVAILABLE));
             if (ambiguous) {
                 if (!canLookup)
                     return unavailable(route +
