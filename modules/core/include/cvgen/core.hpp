@@ -9,6 +9,7 @@
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/planner.hpp"
+#include "cvgen/core/preflight.hpp"
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
 #include "cvgen/core/version.hpp"
