@@ -136,7 +136,7 @@ Result<std::vector<InputItem>> listInputs(const InputQuery& query) {
 }
 
 uint64_t stableHash(const std::string& bytes) noexcept {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;
     for (unsigned char c : bytes) {
         h ^= c;
         h *= 1099511628211ull;
