@@ -120,12 +120,35 @@ TEST(Local_Expand, modesDiffer) {
 
 TEST(Local_Expand, constantImageStaysConstant) {
     // A flat photo has nothing to invent: every mode must fill with the same colour.
-    const cv::Mat src(30, 40, CV_8UC3, cv::Scalar(10, 120, 230));
+    // Small canvases are evaluated in full, large ones (≥ 64k px) partly on a coarse grid.
+    for (cv::Size size : {cv::Size(40, 30), cv::Size(300, 200)}) {
+        const cv::Mat src(size, CV_8UC3, cv::Scalar(10, 120, 230));
+        for (ExpandMode mode : kModes) {
+            SCOPED_TRACE(std::string(cvgen::local::toString(mode)) + " " +
+                         std::to_string(size.width));
+            const cv::Mat out = expandCanvas(src, {25, 5, 60, 0}, mode);
+            cv::Mat expected(out.size(), out.type(), cv::Scalar(10, 120, 230));
+            EXPECT_LE(cv::norm(out, expected, cv::NORM_INF), 1.0);
+        }
+    }
+}
+
+TEST(Local_Expand, fillIsSmoothAwayFromTheBorder) {
+    // Far from the original every fill is a blurred field: neighbouring pixels differ by little
+    // (no blocks from the coarse grid, no streak edges).
+    const cv::Mat src = testImage({240, 180}, CV_8UC3, 3);
+    const Margins m{0, 0, 0, 240};
     for (ExpandMode mode : kModes) {
         SCOPED_TRACE(cvgen::local::toString(mode));
-        const cv::Mat out = expandCanvas(src, {25, 5, 60, 0}, mode);
-        cv::Mat expected(out.size(), out.type(), cv::Scalar(10, 120, 230));
-        EXPECT_LE(cv::norm(out, expected, cv::NORM_INF), 1.0);
+        const cv::Mat out = expandCanvas(src, m, mode);
+        const cv::Mat far = out(cv::Rect(240 + 40, 0, 200, 180));
+        cv::Mat gx, gy;
+        cv::Sobel(far, gx, CV_32F, 1, 0, 1);
+        cv::Sobel(far, gy, CV_32F, 0, 1, 1);
+        double maxX = 0, maxY = 0;
+        maxX = cv::norm(gx, cv::NORM_INF);
+        maxY = cv::norm(gy, cv::NORM_INF);
+        EXPECT_LT(std::max(maxX, maxY), 12.0);
     }
 }
 

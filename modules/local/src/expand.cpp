@@ -45,25 +45,26 @@ struct Taps {
     std::vector<float> f;             // weight of tap 1
 };
 
-// Canvas coordinate X (pixel centre) → level coordinate, with the original's [off, off+n) mapped
-// exactly onto the level's [0, levelN).
-Taps makeTaps(int canvasN, int off, int n, int levelN) {
+// Canvas coordinates X (pixel centres, possibly fractional) → level coordinate, with the
+// original's [off, off+n) mapped exactly onto the level's [0, levelN).
+Taps makeTaps(const std::vector<double>& coords, double off, double n, int levelN) {
     Taps t;
-    t.c0.resize(size_t(canvasN));
-    t.c1.resize(size_t(canvasN));
-    t.r0.resize(size_t(canvasN));
-    t.r1.resize(size_t(canvasN));
-    t.f.resize(size_t(canvasN));
-    const double s = double(levelN) / double(n);
-    for (int X = 0; X < canvasN; ++X) {
-        const double u = (X - off + 0.5) * s - 0.5;
+    const size_t N = coords.size();
+    t.c0.resize(N);
+    t.c1.resize(N);
+    t.r0.resize(N);
+    t.r1.resize(N);
+    t.f.resize(N);
+    const double s = double(levelN) / n;
+    for (size_t i = 0; i < N; ++i) {
+        const double u = (coords[i] - off + 0.5) * s - 0.5;
         const double fl = std::floor(u);
         const int i0 = int(fl);
-        t.c0[size_t(X)] = clampIndex(i0, levelN);
-        t.c1[size_t(X)] = clampIndex(i0 + 1, levelN);
-        t.r0[size_t(X)] = reflectIndex(i0, levelN);
-        t.r1[size_t(X)] = reflectIndex(i0 + 1, levelN);
-        t.f[size_t(X)] = float(u - fl);
+        t.c0[i] = clampIndex(i0, levelN);
+        t.c1[i] = clampIndex(i0 + 1, levelN);
+        t.r0[i] = reflectIndex(i0, levelN);
+        t.r1[i] = reflectIndex(i0 + 1, levelN);
+        t.f[i] = float(u - fl);
     }
     return t;
 }
@@ -75,33 +76,48 @@ inline float smoothstep(float e0, float e1, float x) {
     return t * t * (3.f - 2.f * t);
 }
 
+// The sampling positions along one axis (all columns or all rows of a grid).
+struct Axis {
+    std::vector<Taps> levels;  // per pyramid level
+    Taps backdrop;             // into Plan::backdrop (BLUR)
+    Taps coarse;               // into the coarse canvas (full grid only)
+    std::vector<float> dist;   // distance outside the original along this axis (0 inside)
+};
+
+Axis makeAxis(const std::vector<double>& coords, int off, int n, int canvasN,
+              const std::vector<cv::Mat>& levels, bool cols, int backdropN, int coarseN,
+              int coarseFactor) {
+    Axis a;
+    for (const cv::Mat& lv : levels)
+        a.levels.push_back(makeTaps(coords, off, n, cols ? lv.cols : lv.rows));
+    if (backdropN > 0) a.backdrop = makeTaps(coords, 0, canvasN, backdropN);
+    if (coarseN > 0) a.coarse = makeTaps(coords, 0, double(coarseN) * coarseFactor, coarseN);
+    a.dist.resize(coords.size());
+    for (size_t i = 0; i < coords.size(); ++i)
+        a.dist[i] = float(std::max({0.0, off - coords[i], coords[i] - (off + n - 1)}));
+    return a;
+}
+
 struct Plan {
     Margins m;
     int W = 0, H = 0, w = 0, h = 0;
     ExpandMode mode = ExpandMode::BLUR;
-    std::vector<cv::Mat> levels;         // levels[0] = src
-    std::vector<Taps> colTaps, rowTaps;  // per level
-    cv::Mat backdrop;                    // BLUR only, small canvas-aligned image
-    Taps bCol, bRow;
-    float mirrorFade = 8.f;     // d at which the mirror has faded out
-    float backdropFull = 24.f;  // d at which the backdrop is fully in (BLUR)
+    std::vector<cv::Mat> levels;  // levels[0] = src
+    cv::Mat backdrop;             // BLUR only, small canvas-aligned image
+    float mirrorFade = 8.f;       // d at which the mirror has faded out
+    float backdropFull = 24.f;    // d at which the backdrop is fully in (BLUR)
     float maxLevel = 0.f;
+    // Beyond `nearBand` px from the original every field is blurred by several px, so it is
+    // evaluated on a canvas `coarseFactor` times smaller and upsampled bilinearly.
+    int coarseFactor = 0;  // 0 = evaluate everything at full resolution
+    float nearBand = 0.f;
 };
 
 template <typename T, int CN>
 struct Sampler {
     const Plan& p;
-
-    // Bilinear sample of level j, clamped (replicate) or reflected taps.
-    inline void level(int j, bool reflect, int X, int Y, float* out) const {
-        const Taps& tx = p.colTaps[size_t(j)];
-        const Taps& ty = p.rowTaps[size_t(j)];
-        const int x0 = reflect ? tx.r0[size_t(X)] : tx.c0[size_t(X)];
-        const int x1 = reflect ? tx.r1[size_t(X)] : tx.c1[size_t(X)];
-        const int y0 = reflect ? ty.r0[size_t(Y)] : ty.c0[size_t(Y)];
-        const int y1 = reflect ? ty.r1[size_t(Y)] : ty.c1[size_t(Y)];
-        bilinear(p.levels[size_t(j)], x0, x1, tx.f[size_t(X)], y0, y1, ty.f[size_t(Y)], out);
-    }
+    const Axis& ax;  // columns of the grid being evaluated
+    const Axis& ay;  // rows
 
     static inline void bilinear(const cv::Mat& img, int x0, int x1, float fx, int y0, int y1,
                                 float fy, float* out) {
@@ -116,8 +132,24 @@ struct Sampler {
         }
     }
 
+    static inline void sample(const cv::Mat& img, const Taps& tx, size_t X, const Taps& ty,
+                              size_t Y, float* out) {
+        bilinear(img, tx.c0[X], tx.c1[X], tx.f[X], ty.c0[Y], ty.c1[Y], ty.f[Y], out);
+    }
+
+    // Bilinear sample of level j, clamped (replicate) or reflected taps.
+    inline void level(int j, bool reflect, size_t X, size_t Y, float* out) const {
+        const Taps& tx = ax.levels[size_t(j)];
+        const Taps& ty = ay.levels[size_t(j)];
+        if (reflect)
+            bilinear(p.levels[size_t(j)], tx.r0[X], tx.r1[X], tx.f[X], ty.r0[Y], ty.r1[Y], ty.f[Y],
+                     out);
+        else
+            sample(p.levels[size_t(j)], tx, X, ty, Y, out);
+    }
+
     // Continuous level t in [0, maxLevel].
-    inline void blurred(float t, bool reflect, int X, int Y, float* out) const {
+    inline void blurred(float t, bool reflect, size_t X, size_t Y, float* out) const {
         t = std::min(std::max(t, 0.f), p.maxLevel);
         const int j = int(t);
         const float f = t - float(j);
@@ -130,7 +162,7 @@ struct Sampler {
     }
 
     // Mirror of the edge fading into a smooth colour field (SOFT, and BLUR near the border).
-    inline void soft(float d, int X, int Y, float* out) const {
+    inline void soft(float d, size_t X, size_t Y, float* out) const {
         blurred(std::log2(1.f + kFieldGrowth * d) + kFieldOffset, false, X, Y, out);
         if (d < p.mirrorFade) {
             float mir[CN];
@@ -141,50 +173,59 @@ struct Sampler {
         }
     }
 
-    inline void backdrop(int X, int Y, float* out) const {
-        bilinear(p.backdrop, p.bCol.c0[size_t(X)], p.bCol.c1[size_t(X)], p.bCol.f[size_t(X)],
-                 p.bRow.c0[size_t(Y)], p.bRow.c1[size_t(Y)], p.bRow.f[size_t(Y)], out);
-    }
-
-    void fillRows(const cv::Range& rows, cv::Mat& dst) const {
-        const cv::Mat& src = p.levels[0];
-        const int l = p.m.left, t = p.m.top;
-        const size_t rowBytes = size_t(p.w) * CN * sizeof(T);
-        for (int Y = rows.start; Y < rows.end; ++Y) {
-            T* out = dst.ptr<T>(Y);
-            const int dy = Y < t ? t - Y : (Y >= t + p.h ? Y - (t + p.h - 1) : 0);
-            for (int X = 0; X < p.W; ++X) {
-                const int dx = X < l ? l - X : (X >= l + p.w ? X - (l + p.w - 1) : 0);
-                if (dx == 0 && dy == 0) {
-                    // The original, bit-exact.
-                    std::memcpy(out + size_t(X) * CN, src.ptr<T>(Y - t), rowBytes);
-                    X += p.w - 1;
-                    continue;
-                }
-                const float d = std::sqrt(float(dx) * float(dx) + float(dy) * float(dy));
-                float v[CN] = {};
-                switch (p.mode) {
-                    case ExpandMode::EDGE:
-                        blurred(std::log2(1.f + kEdgeGrowth * d), false, X, Y, v);
-                        break;
-                    case ExpandMode::SOFT:
-                        soft(d, X, Y, v);
-                        break;
-                    case ExpandMode::BLUR: {
-                        const float wb = smoothstep(0.25f * p.mirrorFade, p.backdropFull, d);
-                        if (wb >= 1.f) {
-                            backdrop(X, Y, v);
-                        } else {
-                            soft(d, X, Y, v);
-                            if (wb > 0.f) {
-                                float b[CN];
-                                backdrop(X, Y, b);
-                                for (int c = 0; c < CN; ++c) v[c] += wb * (b[c] - v[c]);
-                            }
-                        }
-                        break;
+    // The fill at distance d from the original.
+    inline void fill(float d, size_t X, size_t Y, float* v) const {
+        switch (p.mode) {
+            case ExpandMode::EDGE:
+                blurred(std::log2(1.f + kEdgeGrowth * d), false, X, Y, v);
+                break;
+            case ExpandMode::SOFT:
+                soft(d, X, Y, v);
+                break;
+            case ExpandMode::BLUR: {
+                const float wb = smoothstep(0.25f * p.mirrorFade, p.backdropFull, d);
+                if (wb >= 1.f) {
+                    sample(p.backdrop, ax.backdrop, X, ay.backdrop, Y, v);
+                } else {
+                    soft(d, X, Y, v);
+                    if (wb > 0.f) {
+                        float b[CN];
+                        sample(p.backdrop, ax.backdrop, X, ay.backdrop, Y, b);
+                        for (int c = 0; c < CN; ++c) v[c] += wb * (b[c] - v[c]);
                     }
                 }
+                break;
+            }
+        }
+    }
+
+    // Rows of `dst` (a grid of ax × ay points). Points inside the original are copied from it when
+    // `copyOriginal` (the full grid), else left as they are (never sampled from the coarse grid).
+    // `coarse` (optional) serves points at distance ≥ p.nearBand.
+    void fillRows(const cv::Range& rows, cv::Mat& dst, bool copyOriginal,
+                  const cv::Mat& coarse) const {
+        const cv::Mat& src = p.levels[0];
+        const size_t rowBytes = size_t(p.w) * CN * sizeof(T);
+        const int cols = dst.cols;
+        for (int Y = rows.start; Y < rows.end; ++Y) {
+            T* out = dst.ptr<T>(Y);
+            const float dy = ay.dist[size_t(Y)];
+            for (int X = 0; X < cols; ++X) {
+                const float dx = ax.dist[size_t(X)];
+                if (dx == 0.f && dy == 0.f) {
+                    if (copyOriginal) {
+                        // The original, bit-exact.
+                        std::memcpy(out + size_t(X) * CN, src.ptr<T>(Y - p.m.top), rowBytes);
+                        X += p.w - 1;
+                    }
+                    continue;
+                }
+                const float d = std::sqrt(dx * dx + dy * dy);
+                float v[CN] = {};
+                if (!coarse.empty() && d >= p.nearBand)
+                    sample(coarse, ax.coarse, size_t(X), ay.coarse, size_t(Y), v);
+                else
+                    fill(d, size_t(X), size_t(Y), v);
                 for (int c = 0; c < CN; ++c)
                     out[size_t(X) * CN + size_t(c)] = cv::saturate_cast<T>(v[c]);
             }
@@ -219,14 +260,44 @@ void buildBackdrop(Plan& p) {
                    cv::BORDER_REFLECT);
     const double sigma = std::max(1.0, 0.035 * std::max(Wb, Hb));
     cv::GaussianBlur(small, p.backdrop, cv::Size(), sigma, sigma, cv::BORDER_REFLECT);
-    p.bCol = makeTaps(p.W, 0, p.W, Wb);
-    p.bRow = makeTaps(p.H, 0, p.H, Hb);
+}
+
+std::vector<double> fullCoords(int n) {
+    std::vector<double> c(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) c[size_t(i)] = i;
+    return c;
+}
+
+// Centres of the coarse grid's pixels in full-resolution coordinates.
+std::vector<double> coarseCoords(int n, int factor) {
+    std::vector<double> c(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) c[size_t(i)] = (i + 0.5) * factor - 0.5;
+    return c;
 }
 
 template <typename T, int CN>
 void run(const Plan& p, cv::Mat& dst) {
-    Sampler<T, CN> s{p};
-    cv::parallel_for_(cv::Range(0, p.H), [&](const cv::Range& r) { s.fillRows(r, dst); });
+    const int Wb = p.backdrop.cols, Hb = p.backdrop.rows;
+    cv::Mat coarse;
+    int Wc = 0, Hc = 0;
+    if (p.coarseFactor > 0) {
+        const int f = p.coarseFactor;
+        Wc = (p.W + f - 1) / f;
+        Hc = (p.H + f - 1) / f;
+        const Axis cx = makeAxis(coarseCoords(Wc, f), p.m.left, p.w, p.W, p.levels, true, Wb, 0, f);
+        const Axis cy = makeAxis(coarseCoords(Hc, f), p.m.top, p.h, p.H, p.levels, false, Hb, 0, f);
+        coarse = cv::Mat::zeros(Hc, Wc, dst.type());
+        const Sampler<T, CN> s{p, cx, cy};
+        cv::parallel_for_(cv::Range(0, Hc),
+                          [&](const cv::Range& r) { s.fillRows(r, coarse, false, cv::Mat()); });
+    }
+    const Axis ax =
+        makeAxis(fullCoords(p.W), p.m.left, p.w, p.W, p.levels, true, Wb, Wc, p.coarseFactor);
+    const Axis ay =
+        makeAxis(fullCoords(p.H), p.m.top, p.h, p.H, p.levels, false, Hb, Hc, p.coarseFactor);
+    const Sampler<T, CN> s{p, ax, ay};
+    cv::parallel_for_(cv::Range(0, p.H),
+                      [&](const cv::Range& r) { s.fillRows(r, dst, true, coarse); });
 }
 
 }  // namespace
@@ -292,16 +363,18 @@ cv::Mat expandCanvas(cv::InputArray _src, const Margins& m, ExpandMode mode) {
         p.levels.push_back(next);
     }
     p.maxLevel = float(p.levels.size() - 1);
-    for (const cv::Mat& lv : p.levels) {
-        p.colTaps.push_back(makeTaps(p.W, m.left, p.w, lv.cols));
-        p.rowTaps.push_back(makeTaps(p.H, m.top, p.h, lv.rows));
-    }
     // The mirror fades out within ~6% of the short side (4..128 px): enough to carry the texture
     // across the border, too short to show a mirrored ghost of the subject.
     const float shortSide = float(std::min(p.w, p.h));
     p.mirrorFade = std::min(128.f, std::max(4.f, std::round(0.06f * shortSide)));
     p.backdropFull = std::max(3.f * p.mirrorFade, 0.3f * shortSide);
     if (mode == ExpandMode::BLUR) buildBackdrop(p);
+    // From 12 px out, every field is at pyramid level ≥ 2.5 (blurred by ≥ ~5 px), so a 4× coarser
+    // grid upsampled bilinearly is indistinguishable; small canvases are evaluated in full.
+    if (int64_t(p.W) * p.H >= 65536) {
+        p.coarseFactor = 4;
+        p.nearBand = 12.f;
+    }
 
     cv::Mat dst(p.H, p.W, src.type());
     const int key = src.depth() * 8 + src.channels();
