@@ -1,0 +1,157 @@
+// `cvgen serve`: the provider emulator on a local port (see cvgen/emulator/server.hpp).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "command.hpp"
+
+#ifdef CVGEN_HAVE_EMULATOR
+#include "cvgen/emulator.hpp"
+#endif
+
+namespace {
+
+#ifdef CVGEN_HAVE_EMULATOR
+
+struct ServeOptions {
+    std::string host = "127.0.0.1";
+    int port = 0;
+    std::string tlsCert, tlsKey;
+    std::vector<std::string> apiKeys;
+    std::string accessKey, secretKey;
+    double latencySeconds = 2.0;
+    uint64_t seed = 1;
+    std::string faultsFile;
+    std::vector<std::string> faultFlags;
+    std::string webhookSecret;
+    int64_t resultTtlSeconds = 3600;
+    int concurrency = 0;
+    bool upscaleAsTask = false;
+    double upscaleFactor = 2.0;
+};
+
+int runServe(const ServeOptions& o) {
+    namespace emu = cvgen::emulator;
+    emu::Params p;
+    p.host = o.host;
+    p.port = o.port;
+    p.tlsCertFile = o.tlsCert;
+    p.tlsKeyFile = o.tlsKey;
+    p.apiKeys = o.apiKeys;
+    p.accessKey = o.accessKey;
+    p.secretKey = o.secretKey;
+    if (!std::isfinite(o.latencySeconds) || o.latencySeconds < 0) {
+        std::cerr << "cvgen serve: --latency must be >= 0 seconds\n";
+        return cvgen::cli::EXIT_USAGE;
+    }
+    p.latency = std::chrono::milliseconds(std::llround(o.latencySeconds * 1000.0));
+    p.seed = o.seed;
+    p.webhookSecret = o.webhookSecret;
+    p.resultTtl = std::chrono::seconds(o.resultTtlSeconds);
+    p.concurrencyLimit = o.concurrency;
+    p.upscaleAsTask = o.upscaleAsTask;
+    p.upscaleFactor = o.upscaleFactor;
+    if (!o.faultsFile.empty()) {
+        std::ifstream in(o.faultsFile);
+        if (!in) {
+            std::cerr << "cvgen serve: cannot read " << o.faultsFile << "\n";
+            return cvgen::cli::EXIT_USAGE;
+        }
+        std::stringstream text;
+        text << in.rdbuf();
+        auto faults = emu::parseFaults(text.str());
+        if (!faults.ok()) {
+            std::cerr << "cvgen serve: " << o.faultsFile << ": " << faults.status().message()
+                      << "\n";
+            return cvgen::cli::EXIT_USAGE;
+        }
+        p.faults = std::move(faults).value();
+    }
+    for (const auto& flag : o.faultFlags) {
+        auto f = emu::parseFaultFlag(flag);
+        if (!f.ok()) {
+            std::cerr << "cvgen serve: " << f.status().message() << "\n";
+            return cvgen::cli::EXIT_USAGE;
+        }
+        p.faults.push_back(*f);
+    }
+    cv::Ptr<emu::Server> server;
+    try {
+        server = emu::Server::create(p);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "cvgen serve: " << e.what() << "\n";
+        return cvgen::cli::EXIT_USAGE;
+    }
+    // Block the stop signals before any thread exists, so every server thread inherits the mask
+    // and the signals are only ever taken by sigwait() below.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+    const cvgen::Status st = server->start();
+    if (!st.ok()) {
+        std::cerr << "cvgen serve: " << st.toString() << "\n";
+        return cvgen::cli::EXIT_FAILED;
+    }
+    std::cout << "listening on " << server->baseUrl() << std::endl;  // flushed: scripts wait on it
+    int sig = 0;
+    sigwait(&stopSignals, &sig);
+    server->stop();
+    std::cerr << "cvgen serve: stopped (signal " << sig << ")\n";
+    return cvgen::cli::EXIT_OK;
+}
+
+void setupServe(CLI::App& app) {
+    auto o = std::make_shared<ServeOptions>();
+    auto* sub = app.add_subcommand(
+        "serve",
+        "Run the provider emulator: the Kling (/v1), aggregator (/kling/v1, /ideogram/upscale) "
+        "and Ideogram (/upscale) wire protocols on a local port, backed by the offline engine, "
+        "with fault injection. Stops on SIGINT/SIGTERM.");
+    sub->add_option("--host", o->host, "Address to bind")->capture_default_str();
+    sub->add_option("--port", o->port, "Port (0 = ephemeral; the real one is printed)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
+    sub->add_option("--tls-cert", o->tlsCert, "PEM certificate: serve HTTPS");
+    sub->add_option("--tls-key", o->tlsKey, "PEM private key of --tls-cert");
+    sub->add_option("--api-key", o->apiKeys,
+                    "Accepted Bearer / Api-Key value (repeatable; none and no --access-key = "
+                    "accept any)");
+    sub->add_option("--access-key", o->accessKey, "Kling access key (JWT iss)");
+    sub->add_option("--secret-key", o->secretKey, "Kling secret key (JWT HS256 key)");
+    sub->add_option("--latency", o->latencySeconds,
+                    "Seconds from submitted to succeed (processing at half)")
+        ->capture_default_str();
+    sub->add_option("--seed", o->seed, "Seed of ids and fault draws")->capture_default_str();
+    sub->add_option("--faults", o->faultsFile, "JSON fault file (see cvgen/emulator/faults.hpp)");
+    sub->add_option("--fault", o->faultFlags,
+                    "A fault rule KIND[=RATE][@ROUTE], e.g. rate_limit=0.2@/kling/v1 "
+                    "(repeatable)");
+    sub->add_option("--webhook-secret", o->webhookSecret,
+                    "whsec_<base64>: sign callbacks (Standard Webhooks)");
+    sub->add_option("--result-ttl", o->resultTtlSeconds, "Seconds a result URL stays downloadable")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t(0), int64_t(10) * 365 * 86400));
+    sub->add_option("--concurrency", o->concurrency,
+                    "Concurrent task slots per account (0 = unlimited; over: 429/1303)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1000000));
+    sub->add_flag("--upscale-as-task", o->upscaleAsTask,
+                  "/ideogram/upscale answers a task envelope instead of the synchronous body");
+    sub->add_option("--upscale-factor", o->upscaleFactor,
+                    "Upscale results are this many times "
+                    "the input, in (1,8]")
+        ->capture_default_str();
+    sub->callback([o] { cvgen::cli::setExitCode(runServe(*o)); });
+}
+
+const cvgen::cli::Registrar kRegister("serve", 900, setupServe);
+
+#endif  // CVGEN_HAVE_EMULATOR
+
+}  // namespace

@@ -1,0 +1,173 @@
+// Internal: the task state machine (submitted → processing → succeed | failed), the concurrency
+// quota, result storage with expiry, and callback delivery.
+#ifndef CVGEN_EMULATOR_SRC_TASKS_HPP
+#define CVGEN_EMULATOR_SRC_TASKS_HPP
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "cvgen/core/status.hpp"
+
+namespace cvgen::emulator::detail {
+
+enum class TaskKind { GENERATION, EXPAND, OMNI, UPSCALE };
+enum class TaskState { SUBMITTED, PROCESSING, SUCCEED, FAILED };
+enum class TaskFate { NORMAL, FAIL, STUCK };
+
+const char* toString(TaskState s) noexcept;
+
+/** @brief Produces the result images when the task finishes (runs on the task clock thread). */
+using Renderer = std::function<Result<std::vector<cv::Mat>>()>;
+
+/** @brief What a create hands to the store. */
+struct TaskSpec {
+    TaskKind kind = TaskKind::GENERATION;
+    std::string account;  ///< credential identity (never logged)
+    std::string externalId;
+    std::string callbackUrl;
+    int slots = 1;
+    bool watermark = false;
+    bool watermarkGiven = false;  ///< echo watermark_info only when the request had it
+    std::string resultType;       ///< omni: "single" | "series"; empty otherwise
+    std::string resultBase;       ///< "http://host:port" used in result URLs
+    Renderer render;
+    TaskFate fate = TaskFate::NORMAL;
+};
+
+struct StoreParams {
+    std::chrono::milliseconds latency{2000};
+    std::chrono::seconds resultTtl{3600};
+    int concurrencyLimit = 0;
+    std::string webhookSecret;
+    uint64_t seed = 1;
+};
+
+/** @brief Outcome of a result download lookup. */
+enum class ResultLookup { FOUND, EXPIRED, MISSING };
+
+class TaskStore {
+public:
+    explicit TaskStore(StoreParams p);
+    ~TaskStore();
+    TaskStore(const TaskStore&) = delete;
+    TaskStore& operator=(const TaskStore&) = delete;
+
+    void start();
+    void stop();
+
+    /** @brief A fresh id (22 characters of [A-Za-z0-9], from the seeded generator). */
+    std::string newId();
+
+    enum class CreateError { NONE, DUPLICATE, CONCURRENCY };
+    /** @brief Creates a task; on success returns its task object JSON. */
+    CreateError create(TaskSpec spec, std::string* taskJson);
+
+    /** @brief The task object JSON of a task of `kind` owned by `account`, by task id or
+     * external id. */
+    std::optional<std::string> find(TaskKind kind, const std::string& account,
+                                    const std::string& idOrExternal) const;
+    /** @brief Task object JSONs of `kind` owned by `account`, newest first, one page. */
+    std::vector<std::string> list(TaskKind kind, const std::string& account, int pageNum,
+                                  int pageSize) const;
+
+    /** @brief Stores images served under `id` right away (synchronous upscale); returns URLs. */
+    std::vector<std::string> storeImmediate(const std::string& id, const std::string& base,
+                                            const std::vector<std::vector<uint8_t>>& pngs);
+
+    /** @brief Looks a result file ("<index>.png" or "<index>_wm.png") of a task up. */
+    ResultLookup result(const std::string& taskId, const std::string& file,
+                        std::vector<uint8_t>* bytes);
+
+    /** @brief Counts a create that produced no task (synchronous upscale). */
+    void countCreate(const std::string& externalId);
+
+    /** @brief Writes the store's part of the stats as JSON members (no braces). */
+    std::string statsMembers() const;
+
+private:
+    struct ImageFile {
+        std::vector<uint8_t> png;
+        std::vector<uint8_t> pngWatermarked;
+    };
+    struct Task {
+        std::string id;
+        TaskSpec spec;
+        TaskState state = TaskState::SUBMITTED;
+        std::string statusMsg;
+        int64_t createdMs = 0;
+        int64_t updatedMs = 0;
+        std::vector<std::string> urls, wmUrls;
+        bool holdsSlots = true;
+        uint64_t seq = 0;
+    };
+    struct Results {
+        std::vector<ImageFile> images;
+        std::chrono::steady_clock::time_point expires;
+        bool expired = false;
+    };
+    struct Event {
+        std::string taskId;
+        int step;  // 0 submitted callback, 1 processing, 2 final
+    };
+    struct Delivery {
+        std::string url;
+        std::string body;
+    };
+
+    std::string taskJsonLocked(const Task& t) const;
+    int slotsInUseLocked(const std::string& account) const;
+    void clockLoop();
+    void deliveryLoop();
+    void finish(const std::string& taskId);
+    void enqueueCallbackLocked(const Task& t);
+    void deliver(const Delivery& d);
+
+    StoreParams p_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    bool started_ = false;
+    std::mt19937_64 rng_;
+    std::map<std::string, std::unique_ptr<Task>> tasks_;
+    std::map<std::string, Results> results_;
+    std::multimap<std::chrono::steady_clock::time_point, Event> events_;
+    uint64_t seq_ = 0;
+    int64_t creates_ = 0;
+    std::map<std::string, int64_t> createsByExternal_;
+    std::thread clock_;
+
+    std::mutex dmu_;
+    std::condition_variable dcv_;
+    std::deque<Delivery> deliveries_;
+    bool dstopping_ = false;  // guarded by dmu_ (lock order: mu_ before dmu_)
+    std::thread delivery_;
+    int64_t callbacksSent_ = 0, callbacksFailed_ = 0, callbacksSkipped_ = 0;
+};
+
+/** @brief Unix time now in milliseconds. */
+int64_t nowMs();
+
+/** @brief True when `url` is http(s) to 127.0.0.1, localhost or [::1]; fills its parts. */
+bool parseLoopbackUrl(const std::string& url, std::string* scheme, std::string* host, int* port,
+                      std::string* path);
+
+/** @brief Blocks SIGPIPE in the calling thread (threads it creates inherit the mask): a peer
+ * that went away must fail a write with EPIPE, not kill the process. */
+void blockSigpipe();
+
+}  // namespace cvgen::emulator::detail
+
+#endif  // CVGEN_EMULATOR_SRC_TASKS_HPP

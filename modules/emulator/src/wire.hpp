@@ -1,0 +1,58 @@
+// Internal: parsing and validating create requests of every dialect into tasks.
+#ifndef CVGEN_EMULATOR_SRC_WIRE_HPP
+#define CVGEN_EMULATOR_SRC_WIRE_HPP
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "cvgen/core/provider.hpp"
+#include "cvgen/local/local_provider.hpp"
+#include "tasks.hpp"
+
+namespace cvgen::emulator::detail {
+
+/** @brief `/v1` (Kling official) or `/kling/v1` (AnyAPI, CometAPI). */
+enum class Dialect { KLING, AGGREGATOR };
+
+/** @brief Fetches an image URL the emulator can serve itself; anything else is an error
+ * (INVALID_ARGUMENT, already phrased for the client). */
+using UrlFetcher = std::function<Result<std::vector<uint8_t>>(const std::string& url)>;
+
+/** @brief A validated create: everything the task store needs except the account and base. */
+struct ParsedCreate {
+    std::string externalId;
+    std::string callbackUrl;
+    int slots = 1;
+    bool watermark = false;
+    bool watermarkGiven = false;
+    std::string resultType;
+    Renderer render;
+};
+
+/** @brief Parses and validates a JSON create body. Errors are INVALID_ARGUMENT whose provider
+ * code is 1200 (not a JSON object) or 1201 (a field; the message starts with its name). */
+Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
+                                 const UrlFetcher& fetch,
+                                 const cv::Ptr<local::LocalProvider>& engine);
+
+/** @brief A validated upscale (multipart `image_request` JSON + `image_file` bytes). */
+struct ParsedUpscale {
+    UpscaleRequest request;  ///< image decoded into request.image.mat
+    int64_t seed = -1;       ///< echoed; -1 when not given
+};
+
+/** @brief Parses the upscale parts; errors as parseCreate() (field names of Ideogram). */
+Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::string* imageFile,
+                                   double factor);
+
+/** @brief Renders an upscale with the offline engine. */
+Result<std::vector<cv::Mat>> renderUpscale(const cv::Ptr<local::LocalProvider>& engine,
+                                           const UpscaleRequest& request);
+
+}  // namespace cvgen::emulator::detail
+
+#endif  // CVGEN_EMULATOR_SRC_WIRE_HPP
