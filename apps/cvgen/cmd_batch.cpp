@@ -22,6 +22,12 @@
 #endif
 #endif
 
+// The CLI's shared --provider/--base-url/--ca-file/--timeout handling, when present.
+#if defined(CVGEN_HAVE_STAGES) && defined(CVGEN_HAVE_LOCAL) && __has_include("provider_factory.hpp")
+#include "provider_factory.hpp"
+#define CVGEN_BATCH_PROVIDER_FACTORY 1
+#endif
+
 namespace {
 
 #ifdef CVGEN_HAVE_STAGES
@@ -34,7 +40,11 @@ struct BatchOptions {
     std::string target;
     std::string anchor = "center";
     std::string mode = "blur";
+#ifdef CVGEN_BATCH_PROVIDER_FACTORY
+    cvgen::cli::ProviderOptions provider;
+#else
     std::string provider = "local";
+#endif
     std::string smaller = "fail";
     std::string reach = "multi-pass";
     double scale = 2.0;
@@ -178,20 +188,37 @@ int runBatch(const BatchOptions& o) {
         return usage("--op must be expand or upscale");
     }
 
-    if (o.provider == "local") {
-#ifdef CVGEN_HAVE_LOCAL
+#ifdef CVGEN_BATCH_PROVIDER_FACTORY
+    {
+        cvgen::cli::ProviderOptions po = o.provider;
+        auto mode = cvgen::local::parseExpandMode(o.mode);
+        if (!mode) return usage("--mode must be blur, soft or edge");
+        po.local.mode = *mode;
+        auto made = cvgen::cli::makeProvider(po);
+        if (!made.ok()) {
+            std::cerr << "cvgen batch: " << made.status().toString() << "\n";
+            const auto c = made.code();
+            return c == cvgen::Code::INVALID_ARGUMENT || c == cvgen::Code::NOT_FOUND
+                       ? cvgen::cli::EXIT_USAGE
+                       : cvgen::cli::EXIT_FAILED;
+        }
+        p.provider = *made;
+        p.callDeadline = cvgen::cli::makeCallOptions(po).deadline;
+    }
+#elif defined(CVGEN_HAVE_LOCAL)
+    if (o.provider != "local")
+        return usage("--provider " + o.provider +
+                     ": only the offline engine ('local') is available in this build");
+    {
         cvgen::local::LocalProvider::Params lp;
         auto mode = cvgen::local::parseExpandMode(o.mode);
         if (!mode) return usage("--mode must be blur, soft or edge");
         lp.mode = *mode;
         p.provider = cvgen::local::LocalProvider::create(lp);
-#else
-        return usage("this cvgen was built without the offline engine");
-#endif
-    } else {
-        return usage("--provider " + o.provider +
-                     ": only the offline engine ('local') is available to batch in this build");
     }
+#else
+    return usage("this cvgen was built without the offline engine");
+#endif
 
     ProgressPrinter progress(o.quiet);
     std::mutex outMu;
@@ -301,8 +328,12 @@ void setupBatch(CLI::App& app) {
     sub->add_option("--prompt", o->prompt, "Optional prompt passed to the provider");
     sub->add_option("--n", o->n, "Result images per task (1-9; each holds one slot)")
         ->capture_default_str();
+#ifdef CVGEN_BATCH_PROVIDER_FACTORY
+    cvgen::cli::addProviderOptions(sub, o->provider);
+#else
     sub->add_option("--provider", o->provider, "Provider profile (local = offline engine)")
         ->capture_default_str();
+#endif
     sub->add_option("--concurrency", o->concurrency, "Slots in flight (a task of n images holds n)")
         ->capture_default_str();
     sub->add_option("--retries", o->retries, "Extra attempts per item for retryable errors")
@@ -317,8 +348,10 @@ void setupBatch(CLI::App& app) {
     sub->add_option("--contact-sheet", o->contactSheet,
                     "Folder of contact_sheet.html/.png (default OUT; none = off)");
     sub->add_option("--shard", o->shard, "Take shard I of N (0-based), e.g. 0/4");
-    sub->add_option("--include", o->include, "Only files matching this glob (repeatable)");
-    sub->add_option("--exclude", o->exclude, "Skip files matching this glob (repeatable)");
+    sub->add_option("--include", o->include, "Only files matching this glob (repeatable)")
+        ->allow_extra_args(false);
+    sub->add_option("--exclude", o->exclude, "Skip files matching this glob (repeatable)")
+        ->allow_extra_args(false);
     sub->add_option("--naming", o->naming, "Output name: {stem} {ext} {name} {W} {H} {op}")
         ->capture_default_str();
     sub->add_option("--format", o->format,
