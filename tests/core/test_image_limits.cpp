@@ -118,8 +118,9 @@ TEST(Core_ImageLimits, formatsPerEndpoint) {
             EXPECT_EQ(r->format, c.f);
             const bool expectOk = e == Endpoint::UPSCALE ? c.upscaleOk : c.klingOk;
             EXPECT_EQ(r->ok(), expectOk);
-            if (!expectOk)
+            if (!expectOk) {
                 EXPECT_EQ(codes(*r), std::vector<ViolationCode>{ViolationCode::FORMAT_NOT_ALLOWED});
+            }
         }
     }
 }
