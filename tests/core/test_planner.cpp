@@ -1,4 +1,7 @@
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -414,6 +417,43 @@ TEST(Core_Planner, json_has_the_plan) {
     EXPECT_NE(j.find("\"target\":{\"width\":1920,\"height\":1080}"), std::string::npos) << j;
     EXPECT_NE(j.find("\"passes\":[{"), std::string::npos);
     EXPECT_NE(j.find("\"limited_by_area\":true"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cvgen
+
+namespace cvgen {
+namespace {
+
+/** Runs the CLI, returning its stdout and exit status. */
+int runCli(const std::string& args, std::string& out) {
+    const std::string cmd = std::string(CVGEN_CLI_PATH) + " " + args + " 2>/dev/null";
+    FILE* f = popen(cmd.c_str(), "r");
+    if (!f) return -1;
+    char buf[4096];
+    out.clear();
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    const int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(Core_PlannerCli, plan_prints_json_and_uses_exit_codes) {
+    if (std::string(CVGEN_CLI_PATH).empty()) GTEST_SKIP() << "cvgen CLI not built";
+    std::string out;
+    ASSERT_EQ(runCli("plan --source 800x600 --target 1920x1080 --anchor top-left --json", out), 0);
+    EXPECT_EQ(out.rfind("{\"ok\":true,", 0), 0u) << out;
+    EXPECT_NE(out.find("\"source_rect\":{\"x\":0,\"y\":0,\"width\":800,\"height\":600}"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("\"passes\":[{"), std::string::npos);
+    ASSERT_EQ(runCli("plan --source 800x600 --target 1920x1080", out), 0);
+    EXPECT_NE(out.find("passes:  2 (limited by area)"), std::string::npos) << out;
+    // A smaller target without a policy: the plan fails (1); a bad anchor is a usage error (2).
+    ASSERT_EQ(runCli("plan --source 800x600 --target 700x500 --json", out), 1);
+    EXPECT_NE(out.find("\"code\":\"INVALID_ARGUMENT\""), std::string::npos) << out;
+    EXPECT_EQ(runCli("plan --source 800x600 --target 1920x1080 --anchor middle", out), 2);
+    EXPECT_EQ(runCli("plan --source 800x --target 1920x1080", out), 2);
 }
 
 }  // namespace
