@@ -78,7 +78,15 @@ TEST(Stages_ExpandToTarget, providerDamageWrongSizeAndErrors) {
     const Plan plan = *planCanvas(src.size(), p.target);
     EXPECT_TRUE(identical(out->image(plan.sourceRect), src));
     ASSERT_FALSE(out->meta.warnings.empty());
-    EXPECT_NE(out->meta.warnings.back().find("resized to the planned"), std::string::npos);
+    EXPECT_NE(out->meta.warnings.back().find("mapped onto the planned"), std::string::npos);
+
+    // A result of another shape cannot be the planned canvas.
+    prov->onExpand = [](const ExpandRequest& r, int k) -> Result<TaskOutput> {
+        auto out = ScriptedProvider::fill(r, k);
+        out->images[0].image = cv::Mat(300, 20, CV_8UC3, cv::Scalar::all(9));
+        return out;
+    };
+    EXPECT_EQ(ExpandToTarget::create(p)->process(Frame(src)).code(), Code::INVALID_ARGUMENT);
 
     // Errors come back as values with the pass as context.
     prov->onExpand = [](const ExpandRequest&, int) -> Result<TaskOutput> {

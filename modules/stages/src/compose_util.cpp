@@ -36,28 +36,4 @@ cv::Mat matchType(const cv::Mat& img, int type) {
     return out;
 }
 
-cv::Mat composeTarget(const cv::Mat& original, const cv::Mat& workCanvas, const Plan& plan) {
-    cv::Rect roi = plan.targetInWork & cv::Rect(cv::Point(), workCanvas.size());
-    if (roi.empty()) roi = cv::Rect(cv::Point(), workCanvas.size());
-    cv::Mat canvas;
-    if (roi.size() == plan.target)
-        canvas = workCanvas(roi).clone();
-    else
-        cv::resize(workCanvas(roi), canvas, plan.target, 0, 0, cv::INTER_LINEAR);
-    canvas = matchType(canvas, original.type());
-
-    const cv::Rect src = plan.sourceCrop & cv::Rect(cv::Point(), original.size());
-    const cv::Rect dst = plan.sourceRect & cv::Rect(cv::Point(), plan.target);
-    if (src.empty() || dst.empty()) return canvas;
-    if (src.size() == plan.sourceRect.size() && dst == plan.sourceRect) {
-        original(src).copyTo(canvas(dst));  // scale 1: the original, bit for bit
-    } else {
-        cv::Mat scaled;
-        cv::resize(original(src), scaled, plan.sourceRect.size(), 0, 0,
-                   plan.sourceScale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-        scaled(dst - plan.sourceRect.tl()).copyTo(canvas(dst));
-    }
-    return canvas;
-}
-
 }  // namespace cvgen::stages::detail

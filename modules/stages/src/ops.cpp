@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "compose_util.hpp"
+#include "cvgen/core/compose.hpp"
 
 #if defined(CVGEN_STAGES_HAVE_LOCAL)
 #include "cvgen/local/local_provider.hpp"
@@ -75,7 +76,7 @@ public:
         f.meta.plan = toJson(plan);
         for (const auto& n : plan.notes) f.meta.warnings.push_back(n);
 
-        cv::Mat current = f.image(plan.sourceCrop);
+        cv::Mat current = croppedSource(f.image, plan);
         if (current.size() != plan.workSource) {
             cv::Mat scaled;
             cv::resize(current, scaled, plan.workSource, 0, 0, cv::INTER_AREA);
@@ -103,18 +104,19 @@ public:
             noteTask(f.meta, *out);
             Result<cv::Mat> img = firstImage(*out, where);
             if (!img.ok()) return img.status();
-            cv::Mat canvas = detail::matchType(*img, f.image.type());
-            if (canvas.size() != pass.canvas) {
+            if (img->size() != pass.canvas)
                 f.meta.warnings.push_back(where + ": the provider returned " +
-                                          sizeText(canvas.size()) + ", resized to the planned " +
+                                          sizeText(img->size()) + ", mapped onto the planned " +
                                           sizeText(pass.canvas));
-                cv::Mat fixed;
-                cv::resize(canvas, fixed, pass.canvas, 0, 0, cv::INTER_LINEAR);
-                canvas = fixed;
-            }
-            current = canvas;
+            // Each pass's input goes back bit-exact, so the next pass (and the final paste)
+            // builds on exact pixels; the seam is feathered in the generated ring only.
+            Result<cv::Mat> composed = composePass(current, *img, pass, p_.compose);
+            if (!composed.ok()) return composed.status().withContext(where);
+            current = std::move(composed).value();
         }
-        cv::Mat out = detail::composeTarget(f.image, current, plan);
+        Result<cv::Mat> composed = compose(f.image, current, plan, p_.compose);
+        if (!composed.ok()) return composed.status();
+        cv::Mat out = std::move(composed).value();
         std::ostringstream t;
         t << "expand " << sizeText(f.image.size()) << " -> " << sizeText(out.size()) << " ("
           << passes << (passes == 1 ? " pass" : " passes") << ", original at " << plan.sourceRect.x

@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "cvgen/core/compose.hpp"
 #include "cvgen/core/planner.hpp"
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
@@ -20,11 +21,12 @@ std::shared_ptr<Provider> defaultProvider();
 /** @brief Expand to a target canvas: planner → provider (one call per pass; each pass feeds the
  * previous canvas to the provider) → composition.
  *
- * The output is exactly the target size; when the plan keeps the source at scale 1 the
- * original's pixels are pasted back bit-exact at Plan::sourceRect after the last pass, so
- * whatever the provider did to them does not show. The provider's result is converted to the
- * input's depth and channel count. A provider result of the wrong size is resized to the
- * planned canvas with a warning.
+ * The output is exactly the target size; each pass's result is mapped onto its planned canvas
+ * with the pass input pasted back bit-exact (cvgen::composePass), and the final canvas is
+ * composed with cvgen::compose, so when the plan keeps the source at scale 1 the original's
+ * pixels are untouched at Plan::sourceRect whatever the provider did to them. A provider result
+ * of another size is mapped onto the planned canvas (with a warning); one of another aspect is
+ * INVALID_ARGUMENT.
  *
  * Input: 8U or 16U, 1, 3 or 4 channels. Task keys: "<meta.externalTaskId>-p<k>" when the frame
  * has one. Metadata: the plan (JSON), a transform line, the task ids, `provider`.
@@ -39,6 +41,7 @@ public:
         std::shared_ptr<Provider> provider;  ///< null = defaultProvider()
         std::string prompt;
         CallOptions call;
+        ComposeParams compose;  ///< seam handling of every pass and of the final composition
     };
     /** @brief @throws std::invalid_argument for an EXACT target with an empty size. */
     static cv::Ptr<ExpandToTarget> create(const Params& params);
