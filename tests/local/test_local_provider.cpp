@@ -1,4 +1,5 @@
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <set>
 #include <thread>
@@ -140,6 +141,27 @@ TEST(Local_Provider, errorsHaveSpecificCodes) {
         EXPECT_NE(res.status().message().find(c.mentions), std::string::npos)
             << res.status().message();
     }
+}
+
+TEST(Local_Provider, relaxedLimitsReachAFarTargetInOnePass) {
+    LocalProvider::Params p;
+    p.enforceExpandLimits = false;
+    auto prov = LocalProvider::create(p);
+    const cv::Mat src = photo({40, 30});
+    auto res = prov->expand(expandRequest(src, 3, 3, 5, 5));  // area factor 77
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->images[0].image.size(), cv::Size(440, 210));
+    EXPECT_EQ(cv::norm(res->images[0].image(cv::Rect(200, 90, 40, 30)), src, cv::NORM_INF), 0.0);
+    // The same request is refused with the default (remote) limits.
+    EXPECT_EQ(LocalProvider::create()->expand(expandRequest(src, 3, 3, 5, 5)).code(),
+              Code::INVALID_ARGUMENT);
+    // Still validated: negative or absurd ratios, n, and a canvas beyond the engine's cap.
+    EXPECT_EQ(prov->expand(expandRequest(src, -1, 0, 0, 0)).code(), Code::INVALID_ARGUMENT);
+    EXPECT_EQ(prov->expand(expandRequest(src, NAN, 0, 0, 0)).code(), Code::INVALID_ARGUMENT);
+    EXPECT_EQ(prov->expand(expandRequest(src, 0, 0, 0, 2000)).code(), Code::INVALID_ARGUMENT);
+    auto r = expandRequest(src, 1, 0, 0, 0);
+    r.task.n = 0;
+    EXPECT_EQ(prov->expand(r).code(), Code::INVALID_ARGUMENT);
 }
 
 TEST(Local_Provider, cancelledBeforeWork) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -70,7 +71,21 @@ public:
 
     Result<TaskOutput> expand(const ExpandRequest& req, const CallOptions& opt) override {
         const auto t0 = Clock::now();
-        CVGEN_RETURN_IF_ERROR(validate(req));
+        if (params_.enforceExpandLimits) {
+            CVGEN_RETURN_IF_ERROR(validate(req));
+        } else {
+            ExpandRequest rest = req;  // everything but the remote geometric limits
+            rest.ratios = ExpansionRatios();
+            CVGEN_RETURN_IF_ERROR(validate(rest));
+            const std::pair<const char*, double> sides[] = {{"up", req.ratios.up},
+                                                            {"down", req.ratios.down},
+                                                            {"left", req.ratios.left},
+                                                            {"right", req.ratios.right}};
+            for (const auto& [field, v] : sides)
+                if (!std::isfinite(v) || v < 0 || v > 10000)
+                    return invalidArgument(std::string("expansion ratios: ") + field +
+                                           " must be in [0,10000], got " + std::to_string(v));
+        }
         CVGEN_RETURN_IF_ERROR(checkCancel(opt));
         Result<cv::Mat> src = decodeSource("image", req.image);
         if (!src.ok()) return src.status();

@@ -15,6 +15,12 @@ struct LocalProviderParams {
     ExpandMode mode = ExpandMode::BLUR;  ///< fill used by expand()
     bool sharpenUpscale = false;         ///< mild unsharp mask after Lanczos in upscale()
     uint64_t seed = 0;                   ///< base seed of generate()/omni()
+    /** @brief true: expand() enforces the remote providers' limits (each ratio ≤ 2, area factor
+     * ≤ 3) like every provider, so a request valid here is valid everywhere. false: the offline
+     * engine's own rule only (each ratio finite, in [0, 10000]; canvas ≤ 65535 px a side, 2^29 px
+     * in area), so a planner with relaxed limits can reach a target in ONE pass, which looks
+     * better than chaining passes (each pass would blur the previous fill again). */
+    bool enforceExpandLimits = true;
 };
 
 /** @brief The offline engine behind the common cvgen::Provider interface: the default provider.
