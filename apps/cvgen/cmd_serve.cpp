@@ -32,10 +32,18 @@ struct ServeOptions {
     int concurrency = 0;
     bool upscaleAsTask = false;
     double upscaleFactor = 2.0;
+    bool nullTaskResult = false;
 };
 
 int runServe(const ServeOptions& o) {
     namespace emu = cvgen::emulator;
+    // Block the stop signals before any thread exists, so every server thread inherits the mask
+    // and the signals are only ever taken by sigwait() below.
+    sigset_t stopSignals;
+    sigemptyset(&stopSignals);
+    sigaddset(&stopSignals, SIGINT);
+    sigaddset(&stopSignals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
     emu::Params p;
     p.host = o.host;
     p.port = o.port;
@@ -55,6 +63,7 @@ int runServe(const ServeOptions& o) {
     p.concurrencyLimit = o.concurrency;
     p.upscaleAsTask = o.upscaleAsTask;
     p.upscaleFactor = o.upscaleFactor;
+    p.nullTaskResultBeforeSuccess = o.nullTaskResult;
     if (!o.faultsFile.empty()) {
         std::ifstream in(o.faultsFile);
         if (!in) {
@@ -86,13 +95,6 @@ int runServe(const ServeOptions& o) {
         std::cerr << "cvgen serve: " << e.what() << "\n";
         return cvgen::cli::EXIT_USAGE;
     }
-    // Block the stop signals before any thread exists, so every server thread inherits the mask
-    // and the signals are only ever taken by sigwait() below.
-    sigset_t stopSignals;
-    sigemptyset(&stopSignals);
-    sigaddset(&stopSignals, SIGINT);
-    sigaddset(&stopSignals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
     const cvgen::Status st = server->start();
     if (!st.ok()) {
         std::cerr << "cvgen serve: " << st.toString() << "\n";
@@ -147,6 +149,8 @@ void setupServe(CLI::App& app) {
                     "Upscale results are this many times "
                     "the input, in (1,8]")
         ->capture_default_str();
+    sub->add_flag("--null-task-result", o->nullTaskResult,
+                  "Under /kling/v1 send \"task_result\": null before success (as some relays do)");
     sub->callback([o] { cvgen::cli::setExitCode(runServe(*o)); });
 }
 

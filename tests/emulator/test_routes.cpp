@@ -112,6 +112,24 @@ TEST(Emulator_Expand, aggregatorDialectAcceptsBottomRatioAndStringN) {
     // AnyAPI: down_expansion_ratio and an integer n, same route.
     r = postJson(url, expandBody(pngBase64(400, 400), ",\"n\":1"), {bearer()});
     EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(parse(r.body)["data"]["task_result"].IsObject());
+    s->stop();
+
+    // Relays that send "task_result": null before success.
+    auto p = fastParams();
+    p.nullTaskResultBeforeSuccess = true;
+    s = start(p);
+    r = postJson(s->baseUrl() + "/kling/v1/images/editing/expand", expandBody(pngBase64(400, 400)),
+                 {bearer()});
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(parse(r.body)["data"]["task_result"].IsNull());
+    auto fin2 = waitFinal(s->baseUrl() + "/kling/v1/images/editing/expand/" +
+                          parse(r.body)["data"]["task_id"].GetString());
+    EXPECT_EQ(fin2["data"]["task_result"]["images"].Size(), 1u);
+    // Kling's own dialect keeps {}.
+    r = postJson(s->baseUrl() + "/v1/images/editing/expand", expandBody(pngBase64(400, 400)),
+                 {bearer()});
+    EXPECT_TRUE(parse(r.body)["data"]["task_result"].IsObject());
     s->stop();
 }
 
@@ -446,7 +464,7 @@ TEST(Emulator_Results, ownResultUrlsAreInputsAndExpireAfterTtl) {
 TEST(Emulator_Concurrency, slotsAreCountedInNAndFreedAtTheEnd) {
     auto p = fastParams();
     p.concurrencyLimit = 3;
-    p.latency = std::chrono::milliseconds(400);
+    p.latency = std::chrono::milliseconds(800);  // margin for sanitizer builds
     auto s = start(p);
     const std::string url = s->baseUrl() + "/v1/images/generations";
     Response a = postJson(url, "{\"prompt\":\"p\",\"n\":2}", {bearer()});

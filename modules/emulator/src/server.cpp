@@ -656,6 +656,8 @@ private:
                     TaskSpec spec, httplib::Response& res) {
         if (auto f = faults_->draw(FaultPhase::CREATE, req.method, req.path))
             spec.fate = f->kind == FaultKind::TASK_STUCK ? TaskFate::STUCK : TaskFate::FAIL;
+        spec.nullResultBeforeSuccess =
+            p_.nullTaskResultBeforeSuccess && route.family != Family::KLING;
         std::string taskJson;
         const std::string ext = spec.externalId;
         switch (store_->create(std::move(spec), &taskJson)) {

@@ -202,6 +202,11 @@ std::string TaskStore::taskJsonLocked(const Task& t) const {
         w.String(std::to_string(t.spec.slots));
     }
     w.Key("task_result");
+    if (t.state != TaskState::SUCCEED && t.spec.nullResultBeforeSuccess) {
+        w.Null();
+        w.EndObject();
+        return sb.GetString();
+    }
     w.StartObject();
     if (t.state == TaskState::SUCCEED) {
         const bool series = t.spec.resultType == "series";

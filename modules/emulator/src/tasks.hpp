@@ -40,9 +40,10 @@ struct TaskSpec {
     std::string callbackUrl;
     int slots = 1;
     bool watermark = false;
-    bool watermarkGiven = false;  ///< echo watermark_info only when the request had it
-    std::string resultType;       ///< omni: "single" | "series"; empty otherwise
-    std::string resultBase;       ///< "http://host:port" used in result URLs
+    bool watermarkGiven = false;           ///< echo watermark_info only when the request had it
+    std::string resultType;                ///< omni: "single" | "series"; empty otherwise
+    std::string resultBase;                ///< "http://host:port" used in result URLs
+    bool nullResultBeforeSuccess = false;  ///< "task_result": null instead of {} until success
     Renderer render;
     TaskFate fate = TaskFate::NORMAL;
 };

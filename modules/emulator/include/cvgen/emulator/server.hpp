@@ -39,6 +39,9 @@ struct Params {
      * the synchronous Ideogram body; the task is then queried at `/ideogram/upscale/{id}`. */
     bool upscaleAsTask = false;
     double upscaleFactor = 2.0;  ///< upscale results are this many times the input, in (1,8]
+    /** @brief Under `/kling/v1` (and the upscale task envelope), send `"task_result": null`
+     * before success, as some relays do, instead of Kling's `{}`. */
+    bool nullTaskResultBeforeSuccess = false;
 };
 
 /** @brief A local HTTP(S) server speaking the Kling, aggregator (AnyAPI, CometAPI) and Ideogram
