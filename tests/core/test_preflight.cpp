@@ -427,3 +427,34 @@ TEST(Core_Preflight, propertyConformOutputPassesAndLandsWhereTheTransformSays) {
         ASSERT_EQ(cv::norm(padDiff, cv::NORM_INF), 0);
     }
 }
+
+TEST(Core_Preflight, everyReadableFormatBecomesAnAllowedOne) {
+    const ImageLimits kling;
+    const cv::Mat src = noise(360, 300, 21);
+    const struct {
+        ImageFormat in;
+        bool passthrough;
+    } cases[] = {{ImageFormat::JPEG, true},
+                 {ImageFormat::PNG, true},
+                 {ImageFormat::WEBP, false},
+                 {ImageFormat::TIFF, false},
+                 {ImageFormat::BMP, false}};
+    for (const auto& c : cases) {
+        SCOPED_TRACE(formatName(c.in));
+        auto p = conformBytes(encodeOrDie(src, c.in), kling, pngPolicy());
+        ASSERT_TRUE(p.ok()) << p.status();
+        EXPECT_EQ(p->passthrough, c.passthrough);
+        EXPECT_EQ(p->size, cv::Size(360, 300));
+        EXPECT_TRUE(passes(*p, kling));
+        if (!c.passthrough) {
+            EXPECT_EQ(p->format, ImageFormat::PNG);
+            if (c.in != ImageFormat::WEBP) {  // lossless inputs survive exactly
+                EXPECT_TRUE(samePixels(decodeOrDie(p->bytes), src));
+            }
+        }
+    }
+    // GIF is recognised but cannot be decoded here: a typed error, not a crash.
+    const std::vector<uint8_t> gif = {'G',  'I',  'F',  '8', '9', 'a', 0x68,
+                                      0x01, 0x2C, 0x01, 0,   0,   0,   0x3B};
+    EXPECT_EQ(conformBytes(gif, kling).code(), Code::INVALID_ARGUMENT);
+}
