@@ -33,6 +33,7 @@ struct ServeOptions {
     bool upscaleAsTask = false;
     double upscaleFactor = 2.0;
     bool nullTaskResult = false;
+    bool strict = false;
 };
 
 int runServe(const ServeOptions& o) {
@@ -64,6 +65,7 @@ int runServe(const ServeOptions& o) {
     p.upscaleAsTask = o.upscaleAsTask;
     p.upscaleFactor = o.upscaleFactor;
     p.nullTaskResultBeforeSuccess = o.nullTaskResult;
+    p.aggregatorStrict = o.strict;
     if (!o.faultsFile.empty()) {
         std::ifstream in(o.faultsFile);
         if (!in) {
@@ -151,6 +153,8 @@ void setupServe(CLI::App& app) {
         ->capture_default_str();
     sub->add_flag("--null-task-result", o->nullTaskResult,
                   "Under /kling/v1 send \"task_result\": null before success (as some relays do)");
+    sub->add_flag("--aggregator-strict", o->strict,
+                  "Under /kling/v1 require n (expand, generation) and model_name, as AnyAPI does");
     sub->callback([o] { cvgen::cli::setExitCode(runServe(*o)); });
 }
 

@@ -216,6 +216,41 @@ TEST(Emulator_Validation, fieldErrorsAre400With1201NamingTheField) {
     s->stop();
 }
 
+TEST(Emulator_Validation, aggregatorStrictRequiresWhatAnyApiMarksRequired) {
+    auto p = fastParams();
+    p.aggregatorStrict = true;
+    auto s = start(p);
+    const std::string img = pngBase64(400, 400);
+    struct Case {
+        const char* name;
+        std::string path, body;
+        long status;
+        const char* field;
+    };
+    const std::vector<Case> cases = {
+        {"expand without n", "/kling/v1/images/editing/expand", expandBody(img), 400, "n:"},
+        {"expand with n", "/kling/v1/images/editing/expand", expandBody(img, ",\"n\":1"), 200, ""},
+        {"generation without model", "/kling/v1/images/generations", "{\"prompt\":\"p\",\"n\":1}",
+         400, "model_name"},
+        {"generation without n", "/kling/v1/images/generations",
+         "{\"model_name\":\"kling-v1\",\"prompt\":\"p\"}", 400, "n:"},
+        {"omni without n", "/kling/v1/images/omni-image",
+         "{\"model_name\":\"kling-image-o1\",\"prompt\":\"p\"}", 200, ""},
+        {"kling dialect unaffected", "/v1/images/generations", "{\"prompt\":\"p\"}", 200, ""},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        Response r = postJson(s->baseUrl() + c.path, c.body, {bearer()});
+        EXPECT_EQ(r.status, c.status) << r.body;
+        if (c.status == 400) {
+            EXPECT_EQ(parse(r.body)["code"].GetInt(), 1201);
+            EXPECT_EQ(std::string(parse(r.body)["message"].GetString()).rfind(c.field, 0), 0u)
+                << r.body;
+        }
+    }
+    s->stop();
+}
+
 TEST(Emulator_Generate, generationAndOmniHaveTheAskedSizes) {
     auto s = start(fastParams());
     struct Case {

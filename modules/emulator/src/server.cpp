@@ -631,7 +631,10 @@ private:
         }
         // CREATE of a Kling-style task.
         auto parsed = parseCreate(
-            route.kind, route.family == Family::KLING ? Dialect::KLING : Dialect::AGGREGATOR,
+            route.kind,
+            route.family == Family::KLING
+                ? Dialect::KLING
+                : (p_.aggregatorStrict ? Dialect::AGGREGATOR_STRICT : Dialect::AGGREGATOR),
             req.body, [&](const std::string& url) { return fetchOwn(req, url); }, engine_);
         if (!parsed.ok()) {
             envelopeError(res, route.family, 400, parsed.status().providerCode(),

@@ -74,9 +74,12 @@ Status getInt(const Value& obj, const char* name, int64_t* out, bool allowString
         name, allowString ? "must be an integer or a string of digits" : "must be an integer");
 }
 
-Status readTaskOptions(const Value& obj, Dialect d, TaskOptions* t, ParsedCreate* out) {
+Status readTaskOptions(const Value& obj, Dialect d, TaskOptions* t, ParsedCreate* out,
+                       bool nRequiredWhenStrict) {
+    if (nRequiredWhenStrict && d == Dialect::AGGREGATOR_STRICT && !member(obj, "n"))
+        return fieldError("n", "is required");
     int64_t n = 1;
-    CVGEN_RETURN_IF_ERROR(getInt(obj, "n", &n, d == Dialect::AGGREGATOR));
+    CVGEN_RETURN_IF_ERROR(getInt(obj, "n", &n, d != Dialect::KLING));
     if (n < 1 || n > 9) return fieldError("n", "must be in [1,9], got " + std::to_string(n));
     t->n = static_cast<int>(n);
     CVGEN_RETURN_IF_ERROR(getString(obj, "callback_url", &t->callbackUrl));
@@ -164,7 +167,7 @@ Result<ParsedCreate> parseExpand(const Value& obj, Dialect d, const UrlFetcher& 
     bool hasDown = false, hasBottom = false;
     double down = 0, bottom = 0;
     CVGEN_RETURN_IF_ERROR(getNumber(obj, "down_expansion_ratio", &down, &hasDown));
-    if (d == Dialect::AGGREGATOR)
+    if (d != Dialect::KLING)
         CVGEN_RETURN_IF_ERROR(getNumber(obj, "bottom_expansion_ratio", &bottom, &hasBottom));
     const char* downName =
         hasDown || d == Dialect::KLING ? "down_expansion_ratio" : "bottom_expansion_ratio";
@@ -187,7 +190,7 @@ Result<ParsedCreate> parseExpand(const Value& obj, Dialect d, const UrlFetcher& 
         return fieldError("expansion ratios", "(1+left+right)*(1+up+down) must be <= 3, got " +
                                                   std::to_string(req.ratios.areaFactor()));
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
-    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out));
+    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out, true));
     auto mat = loadImage("image", image, fetch, Endpoint::EXPAND);
     if (!mat.ok()) return mat.status();
     req.image = ImageSource::fromMat(std::move(mat).value());
@@ -202,6 +205,8 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
     GenerateRequest req;
     std::string model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
+    if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
+        return fieldError("model_name", "is required");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -220,7 +225,7 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
                                   "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9"));
     if (req.aspectRatio == AspectRatio::AUTO)
         return fieldError("aspect_ratio", "auto is only accepted by omni-image");
-    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out));
+    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out, true));
     if (!image.empty()) {
         auto mat = loadImage("image", image, fetch, Endpoint::GENERATE);
         if (!mat.ok()) return mat.status();
@@ -237,6 +242,8 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     OmniRequest req;
     std::string model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
+    if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
+        return fieldError("model_name", "is required");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -247,11 +254,11 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     CVGEN_RETURN_IF_ERROR(getEnum(obj, "aspect_ratio", &req.aspectRatio, &parseAspectRatio,
                                   "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9, auto"));
     int64_t series = req.seriesAmount;
-    CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d == Dialect::AGGREGATOR));
+    CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
     if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
         return fieldError("series_amount", "must be in [2,9], got " + std::to_string(series));
     req.seriesAmount = static_cast<int>(series);
-    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out));
+    CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out, false));
     if (const Value* list = member(obj, "element_list")) {
         if (!list->IsArray()) return fieldError("element_list", "must be an array");
         for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {

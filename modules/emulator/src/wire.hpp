@@ -15,8 +15,9 @@
 
 namespace cvgen::emulator::detail {
 
-/** @brief `/v1` (Kling official) or `/kling/v1` (AnyAPI, CometAPI). */
-enum class Dialect { KLING, AGGREGATOR };
+/** @brief `/v1` (Kling official) or `/kling/v1` (AnyAPI, CometAPI); AGGREGATOR_STRICT also
+ * requires what AnyAPI marks required (`n` on expand and generation, `model_name`). */
+enum class Dialect { KLING, AGGREGATOR, AGGREGATOR_STRICT };
 
 /** @brief Fetches an image URL the emulator can serve itself; anything else is an error
  * (INVALID_ARGUMENT, already phrased for the client). */

@@ -42,6 +42,9 @@ struct Params {
     /** @brief Under `/kling/v1` (and the upscale task envelope), send `"task_result": null`
      * before success, as some relays do, instead of Kling's `{}`. */
     bool nullTaskResultBeforeSuccess = false;
+    /** @brief Under `/kling/v1`, also require what AnyAPI marks required: `n` on expand and
+     * generation, `model_name` on generation and omni-image (HTTP 400, code 1201). */
+    bool aggregatorStrict = false;
 };
 
 /** @brief A local HTTP(S) server speaking the Kling, aggregator (AnyAPI, CometAPI) and Ideogram
