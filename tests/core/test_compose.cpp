@@ -1,5 +1,6 @@
 #include <random>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
@@ -260,6 +261,38 @@ TEST(Core_Compose, preflight_scaled_and_smaller_target_plans) {
     ASSERT_TRUE(o3.ok()) << o3.status();
     ASSERT_EQ(o3->size(), cv::Size(200, 200));
     EXPECT_EQ(countDiff((*o3)(p3->sourceRect), wide(p3->sourceCrop)), 0);
+}
+
+TEST(Core_Compose, execute_plan_runs_every_pass_and_reports_errors_with_the_pass) {
+    const cv::Mat original = noise({60, 40}, CV_8UC3, 21);
+    auto plan = planCanvas(original.size(), TargetSpec::exact({300, 200}));
+    ASSERT_TRUE(plan.ok());
+    ASSERT_EQ(plan->passes.size(), 3u);
+    std::vector<cv::Size> seen;
+    auto fake = [&](const cv::Mat& in, const ExpandPass& pass, int index) -> Result<cv::Mat> {
+        seen.push_back(in.size());
+        return fakeExpand(in, pass, 50 + index, 3, {pass.canvas.width + 1, pass.canvas.height});
+    };
+    cv::Mat mask;
+    auto out = executePlan(original, cv::Mat(), *plan, fake, ComposeParams(), mask);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->size(), cv::Size(300, 200));
+    EXPECT_EQ(countDiff((*out)(plan->sourceRect), original), 0);
+    ASSERT_EQ(seen.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(seen[i], plan->passes[i].source);
+    EXPECT_EQ(cv::countNonZero(mask), 300 * 200 - 60 * 40);
+
+    auto failing = [&](const cv::Mat&, const ExpandPass&, int index) -> Result<cv::Mat> {
+        if (index == 1) return unavailable("provider down");
+        return cv::Mat(plan->passes[0].canvas, CV_8UC3, cv::Scalar::all(1));
+    };
+    auto err = executePlan(original, cv::Mat(), *plan, failing);
+    EXPECT_EQ(err.code(), Code::UNAVAILABLE);
+    EXPECT_NE(err.status().message().find("expand pass 2/3"), std::string::npos) << err.status();
+    auto empty = [](const cv::Mat&, const ExpandPass&, int) -> Result<cv::Mat> {
+        return cv::Mat();
+    };
+    EXPECT_EQ(executePlan(original, cv::Mat(), *plan, empty).code(), Code::DATA_LOSS);
 }
 
 TEST(Core_Compose, property_random_compositions_hit_target_and_keep_original) {

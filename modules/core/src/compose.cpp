@@ -367,4 +367,34 @@ Result<cv::Mat> compose(const cv::Mat& original, const cv::Mat& workCanvas, cons
     return composeOnto(inner, R, S, params);
 }
 
+Result<cv::Mat> executePlan(const cv::Mat& original, const cv::Mat& prepared, const Plan& plan,
+                            const ExpandFn& expand, const ComposeParams& params,
+                            cv::OutputArray generatedMask) {
+    checkImage(original, "executePlan: original must be 8U/16U with 1, 3 or 4 channels");
+    CV_Assert(expand && "executePlan: no expand function");
+    cv::Mat img = prepared;
+    if (img.empty()) {
+        CV_Assert(plan.workSource == plan.sourceCrop.size() &&
+                  "executePlan: a plan with a preflight pre-transform needs the prepared input");
+        img = croppedSource(original, plan);
+    }
+    CV_CheckEQ(img.cols, plan.workSource.width, "executePlan: prepared is not Plan::workSource");
+    CV_CheckEQ(img.rows, plan.workSource.height, "executePlan: prepared is not Plan::workSource");
+    if (img.type() != original.type()) {
+        auto typed = convertType(img, original.type());
+        if (!typed.ok()) return typed.status();
+        img = *typed;
+    }
+    for (size_t i = 0; i < plan.passes.size(); ++i) {
+        const std::string ctx =
+            "expand pass " + std::to_string(i + 1) + "/" + std::to_string(plan.passes.size());
+        auto raw = expand(img, plan.passes[i], int(i));
+        if (!raw.ok()) return raw.status().withContext(ctx);
+        auto next = composePass(img, *raw, plan.passes[i], params);
+        if (!next.ok()) return next.status().withContext(ctx);
+        img = std::move(*next);
+    }
+    return compose(original, img, plan, params, generatedMask);
+}
+
 }  // namespace cvgen

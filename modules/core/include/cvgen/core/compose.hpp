@@ -19,6 +19,8 @@
  * `colorFadePx`. Only `inwardFeatherPx` > 0 lets pixels inside the original change (a k-px band).
  */
 
+#include <functional>
+
 #include <opencv2/core.hpp>
 
 #include "cvgen/core/planner.hpp"
@@ -70,6 +72,26 @@ cv::Mat croppedSource(const cv::Mat& original, const Plan& plan);
 /** @brief Maps a provider result onto exactly `expected` and `type` (see the file notes on
  * alignment). DATA_LOSS when empty, INVALID_ARGUMENT when its shape or type cannot match. */
 Result<cv::Mat> mapProviderResult(const cv::Mat& result, cv::Size expected, int type);
+
+/** @brief One expand call as the caller implements it (a provider, plus preflight for the first
+ * pass): given the pass's exact input and the pass, return the provider's raw result image.
+ * `index` counts passes from 0. */
+using ExpandFn =
+    std::function<Result<cv::Mat>(const cv::Mat& input, const ExpandPass& pass, int index)>;
+
+/** @brief Runs a whole plan: every pass through `expand` (its result composed onto the exact pass
+ * canvas with composePass()), then compose() onto the target.
+ *
+ * @param original the caller's full source (Plan::source size).
+ * @param prepared the first pass's input, Plan::workSource size (preflight's output); may be empty
+ * when Plan's pre-transform is the identity, then croppedSource(original) is used.
+ * @return exactly Plan::target, or the first error `expand` or composition returned (with the
+ * pass number as context).
+ * @note Touches the network when `expand` does.
+ */
+Result<cv::Mat> executePlan(const cv::Mat& original, const cv::Mat& prepared, const Plan& plan,
+                            const ExpandFn& expand, const ComposeParams& params = ComposeParams(),
+                            cv::OutputArray generatedMask = cv::noArray());
 
 }  // namespace cvgen
 
