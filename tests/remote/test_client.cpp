@@ -8,6 +8,7 @@
 
 #include <rapidjson/document.h>
 
+#include "cvgen/core/base64.hpp"
 #include "fake_transport.hpp"
 
 namespace cvgen {
@@ -191,8 +192,11 @@ TEST(Remote_Client, expandEndToEndReturnsAllImagesWithMetadata) {
     EXPECT_FALSE(d.HasMember("bottom_expansion_ratio"));
     EXPECT_DOUBLE_EQ(d["left_expansion_ratio"].GetDouble(), 0.1);
     EXPECT_EQ(std::string(d["external_task_id"].GetString()), out->externalTaskId);
-    const std::string image = d["image"].GetString();
-    EXPECT_EQ(image.rfind("iVBORw0KGgo", 0), 0u);  // raw base64 PNG, no data: prefix
+    // Raw base64 of an encoded image, no data: prefix, decoding to the input's size.
+    auto bytes = base64Decode(std::string(d["image"].GetString()));
+    ASSERT_TRUE(bytes.ok());
+    cv::Mat sent = cv::imdecode(*bytes, cv::IMREAD_COLOR);
+    EXPECT_EQ(sent.size(), cv::Size(400, 320));
     // JWT auth on the official profile.
     const auto req = k.wire->requests().at(0);
     bool jwt = false;
@@ -378,6 +382,28 @@ TEST(Remote_Client, unknownCreateOutcomeIsNeverResent) {
     EXPECT_EQ(ref->externalTaskId.rfind("cvgen-", 0), 0u);
 }
 
+TEST(Remote_Client, imagesBreakingTheRulesAreRefusedBeforeSending) {
+    FakeKling k;
+    auto p = createProvider(k.params());
+    ExpandRequest small = smallExpand();
+    small.image = ImageSource::fromMat(cv::Mat(200, 400, CV_8UC3, cv::Scalar::all(3)));
+    auto out = (*p)->expand(small);
+    EXPECT_EQ(out.code(), Code::INVALID_ARGUMENT);
+    EXPECT_EQ(out.status().message().rfind("image: ", 0), 0u) << out.status();
+    ExpandRequest wide = smallExpand();
+    wide.image = ImageSource::fromMat(cv::Mat(300, 1000, CV_8UC3, cv::Scalar::all(3)));
+    EXPECT_EQ((*p)->expand(wide).code(), Code::INVALID_ARGUMENT);
+    ExpandRequest junk = smallExpand();
+    junk.image = ImageSource::fromBytes({1, 2, 3, 4, 5});
+    EXPECT_FALSE((*p)->expand(junk).ok());
+    EXPECT_TRUE(k.wire->requests().empty());
+    // A generation reference may be fixed (padded/upscaled) instead.
+    GenerateRequest g;
+    g.prompt = "x";
+    g.image = ImageSource::fromMat(cv::Mat(100, 100, CV_8UC3, cv::Scalar::all(3)));
+    EXPECT_TRUE((*p)->generate(g).ok());
+}
+
 TEST(Remote_Client, callerExternalIdIsUsed) {
     FakeKling k;
     auto p = createProvider(k.params());
@@ -543,7 +569,11 @@ TEST(Remote_Client, ideogramUpscaleSynchronousBody) {
     EXPECT_EQ(d["seed"].GetInt64(), 42);
     EXPECT_EQ(std::string(d["magic_prompt_option"].GetString()), "AUTO");
     EXPECT_EQ(req.parts[1].name, "image_file");
-    EXPECT_EQ(req.parts[1].contentType, "image/png");
+    EXPECT_TRUE(req.parts[1].contentType == "image/jpeg" ||
+                req.parts[1].contentType == "image/png");
+    cv::Mat sent = cv::imdecode(
+        std::vector<uint8_t>(req.parts[1].data.begin(), req.parts[1].data.end()), cv::IMREAD_COLOR);
+    EXPECT_EQ(sent.size(), cv::Size(300, 300));
     bool apiKey = false;
     for (const auto& [name, value] : req.headers)
         apiKey = apiKey || (name == "Api-Key" && value == "api-key-1");

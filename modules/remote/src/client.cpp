@@ -12,6 +12,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "cvgen/core/base64.hpp"
+#include "cvgen/core/image_limits.hpp"
+#include "cvgen/core/preflight.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -130,52 +132,41 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-std::string sniffMime(const std::vector<uint8_t>& b) {
-    if (b.size() >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G')
-        return "image/png";
-    if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "image/jpeg";
-    if (b.size() >= 12 && b[0] == 'R' && b[1] == 'I' && b[8] == 'W' && b[9] == 'E')
-        return "image/webp";
-    return "application/octet-stream";
-}
-
 struct EncodedImage {
     std::vector<uint8_t> bytes;
     std::string mime;
 };
 
-// The one place images are encoded for upload. Swap for preflight::conform() once it exists
-// (it also fixes size/aspect); until then Mats go out as PNG (JPEG 95 if PNG is over 10 MB).
-Result<EncodedImage> encodeImage(const ImageSource& src, const char* field) {
+// The one place images are prepared for upload: core's preflight conform() (pass-through of
+// compliant bytes, otherwise decode → fix → encode within the endpoint's limits). For expand and
+// upscale the geometry must stay the caller's (a result maps back onto the input), so a too
+// small or too elongated image is refused (INVALID_ARGUMENT naming the rule) instead of padded;
+// a too large one is scaled down, which keeps every ratio. Generation and omni references may be
+// fixed freely.
+Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Operation op) {
+    ConformPolicy policy;
+    if (op == Operation::EXPAND || op == Operation::UPSCALE) {
+        policy.small = ConformPolicy::Small::FAIL;
+        policy.aspect = ConformPolicy::Aspect::FAIL;
+    }
+    const Endpoint ep = op == Operation::EXPAND     ? Endpoint::EXPAND
+                        : op == Operation::GENERATE ? Endpoint::GENERATE
+                        : op == Operation::OMNI     ? Endpoint::OMNI
+                                                    : Endpoint::UPSCALE;
+    auto prepared = conform(src, ImageLimits::forEndpoint(ep), policy);
+    if (!prepared.ok()) {
+        const Status st = prepared.status();
+        return Status(st.code(), std::string(field) + ": " + st.message());
+    }
     EncodedImage out;
-    if (!src.encoded.empty()) {
-        out.bytes = src.encoded;
-        out.mime = sniffMime(out.bytes);
-        if (out.mime == "application/octet-stream")
-            return invalidArgument(std::string(field) + ": bytes are not PNG, JPEG or WebP");
-        return out;
-    }
-    cv::Mat m = src.mat;
-    CV_Assert(!m.empty());
-    CV_CheckDepth(m.depth(), m.depth() == CV_8U || m.depth() == CV_16U, "8U or 16U images");
-    CV_Check(m.channels(), m.channels() == 1 || m.channels() == 3 || m.channels() == 4,
-             "1, 3 or 4 channels");
-    if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
-    if (!cv::imencode(".png", m, out.bytes))
-        return internalError(std::string(field) + ": PNG encoding failed");
-    out.mime = "image/png";
-    if (out.bytes.size() > (size_t(10) << 20)) {
-        if (m.channels() == 4) cv::cvtColor(m, m, cv::COLOR_BGRA2BGR);
-        if (!cv::imencode(".jpg", m, out.bytes, {cv::IMWRITE_JPEG_QUALITY, 95}))
-            return internalError(std::string(field) + ": JPEG encoding failed");
-        out.mime = "image/jpeg";
-    }
+    out.bytes = std::move(prepared->bytes);
+    out.mime = prepared->mime;
     return out;
 }
 
-Result<std::string> imageField(const ImageSource& src, const char* field) {
+Result<std::string> imageField(const ImageSource& src, const char* field, Operation op) {
     if (!src.url.empty()) return src.url;
-    auto enc = encodeImage(src, field);
+    auto enc = encodeImage(src, field, op);
     if (!enc.ok()) return enc.status();
     return base64Encode(enc->bytes);
 }
@@ -213,7 +204,7 @@ void writeCommon(Writer& w, const Profile& p, const TaskOptions& t, const std::s
 }
 
 Result<std::string> expandBody(const Profile& p, const ExpandRequest& r, const std::string& ext) {
-    auto img = imageField(r.image, "image");
+    auto img = imageField(r.image, "image", Operation::EXPAND);
     if (!img.ok()) return img.status();
     rapidjson::StringBuffer sb;
     Writer w(sb);
@@ -251,7 +242,7 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
         writeStr(w, r.negativePrompt);
     }
     if (!r.image.empty()) {
-        auto img = imageField(r.image, "image");
+        auto img = imageField(r.image, "image", Operation::GENERATE);
         if (!img.ok()) return img.status();
         writeKey(w, p, "image");
         writeStr(w, *img);
@@ -288,7 +279,7 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
         w.StartArray();
         for (size_t i = 0; i < r.images.size(); ++i) {
             const std::string field = "image_list[" + std::to_string(i) + "]";
-            auto img = imageField(r.images[i], field.c_str());
+            auto img = imageField(r.images[i], field.c_str(), Operation::OMNI);
             if (!img.ok()) return img.status();
             w.StartObject();
             w.Key("image");
@@ -876,10 +867,13 @@ Result<TaskHandle> TaskClientImpl::submit(const UpscaleRequest& r, const CallOpt
         if (!resp.status.ok()) return resp.status.withContext("image URL");
         if (resp.httpStatus != 200)
             return invalidArgument("image: URL answered HTTP " + std::to_string(resp.httpStatus));
-        img.bytes.assign(resp.body.begin(), resp.body.end());
-        img.mime = sniffMime(img.bytes);
+        auto enc = encodeImage(
+            ImageSource::fromBytes(std::vector<uint8_t>(resp.body.begin(), resp.body.end())),
+            "image", Operation::UPSCALE);
+        if (!enc.ok()) return enc.status();
+        img = std::move(*enc);
     } else {
-        auto enc = encodeImage(r.image, "image");
+        auto enc = encodeImage(r.image, "image", Operation::UPSCALE);
         if (!enc.ok()) return enc.status();
         img = std::move(*enc);
     }
