@@ -239,6 +239,19 @@ TEST(Core_Preflight, byteBudgetLowersQualityThenDownscales) {
     auto png = conform(src, l, pngPolicy());
     ASSERT_TRUE(png.ok()) << png.status();
     EXPECT_EQ(png->format, ImageFormat::JPEG);
+    // ...unless alpha must survive: then the PNG is downscaled until it fits.
+    cv::Mat bgra;
+    cv::cvtColor(src, bgra, cv::COLOR_BGR2BGRA);
+    bgra.col(0).setTo(cv::Scalar(0, 0, 0, 0));
+    Policy keep = pngPolicy();
+    keep.alpha = Policy::Alpha::KEEP_PNG;
+    l.maxBytes = 500'000;
+    auto kept = conform(bgra, l, keep);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_EQ(kept->format, ImageFormat::PNG);
+    EXPECT_LE(kept->bytes.size(), l.maxBytes);
+    EXPECT_LT(kept->size.width, 600);
+    EXPECT_EQ(decodeOrDie(kept->bytes).channels(), 4);
 }
 
 TEST(Core_Preflight, pixelBudgetDownscales) {
