@@ -176,5 +176,21 @@ TEST(Emulator_Callbacks, nonLoopbackUrlsAreSkippedAndUnsignedWithoutSecret) {
     for (int i = 0; i < 400 && stats(*s)["callbacks"]["skipped"].GetInt() < 3; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_EQ(stats(*s)["callbacks"]["skipped"].GetInt(), 3);
+
+    // A loopback receiver that is not there: counted as failed, the task is unaffected.
+    int deadPort = 0;
+    {
+        Sink gone;
+        deadPort = gone.port();
+    }
+    Response c = postJson(url,
+                          "{\"prompt\":\"p\",\"callback_url\":\"http://127.0.0.1:" +
+                              std::to_string(deadPort) + "/h\"}",
+                          {bearer()});
+    auto fin = waitFinal(url + "/" + parse(c.body)["data"]["task_id"].GetString());
+    EXPECT_STREQ(fin["data"]["task_status"].GetString(), "succeed");
+    for (int i = 0; i < 400 && stats(*s)["callbacks"]["failed"].GetInt() < 3; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(stats(*s)["callbacks"]["failed"].GetInt(), 3);
     s->stop();
 }
