@@ -277,6 +277,7 @@ std::vector<std::string> TaskStore::storeImmediate(const std::string& id, const 
     }
     r.expires = Clock::now() + p_.resultTtl;
     std::lock_guard<std::mutex> lock(mu_);
+    sweepExpiredLocked();
     results_[id] = std::move(r);
     return urls;
 }
@@ -284,15 +285,7 @@ std::vector<std::string> TaskStore::storeImmediate(const std::string& id, const 
 ResultLookup TaskStore::result(const std::string& taskId, const std::string& file,
                                std::vector<uint8_t>* bytes) {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto now = Clock::now();
-    // Expire everything due, so memory does not grow with old results.
-    for (auto& [id, r] : results_) {
-        if (!r.expired && now >= r.expires) {
-            r.expired = true;
-            r.images.clear();
-            r.images.shrink_to_fit();
-        }
-    }
+    sweepExpiredLocked();
     auto it = results_.find(taskId);
     if (it == results_.end()) return ResultLookup::MISSING;
     if (it->second.expired) return ResultLookup::EXPIRED;
@@ -315,6 +308,18 @@ ResultLookup TaskStore::result(const std::string& taskId, const std::string& fil
     if (wm && img.pngWatermarked.empty()) return ResultLookup::MISSING;
     *bytes = wm ? img.pngWatermarked : img.png;
     return ResultLookup::FOUND;
+}
+
+void TaskStore::sweepExpiredLocked() {
+    // Free the bytes of every result past its TTL (a tombstone stays, to answer 410).
+    const auto now = Clock::now();
+    for (auto& [id, r] : results_) {
+        if (!r.expired && now >= r.expires) {
+            r.expired = true;
+            r.images.clear();
+            r.images.shrink_to_fit();
+        }
+    }
 }
 
 void TaskStore::clockLoop() {
@@ -410,6 +415,7 @@ void TaskStore::finish(const std::string& taskId) {
                                                                         : prefix + "_wm.png");
         }
         results.expires = Clock::now() + p_.resultTtl;
+        sweepExpiredLocked();
         results_[taskId] = std::move(results);
         t.state = TaskState::SUCCEED;
     } else {

@@ -130,6 +130,7 @@ private:
 
     std::string taskJsonLocked(const Task& t) const;
     int slotsInUseLocked(const std::string& account) const;
+    void sweepExpiredLocked();
     void clockLoop();
     void deliveryLoop();
     void finish(const std::string& taskId);
