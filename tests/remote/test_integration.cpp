@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "cvgen/emulator.hpp"
 #include "cvgen/remote.hpp"
@@ -309,6 +310,47 @@ TEST(Remote_Integration, permanentErrorsAreTyped) {
     auto unauth = (*q)->generate(g);
     EXPECT_EQ(unauth.code(), Code::UNAUTHENTICATED);
     EXPECT_EQ(unauth.status().toString().find("wrong-key"), std::string::npos);
+}
+
+TEST(Remote_Integration, httpsVerifiedWithTheCallersCaFile) {
+    char tmpl[] = "/tmp/cvgen-remote-tls-XXXXXX";
+    const std::string dir = mkdtemp(tmpl);
+    const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+        "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    emulator::Params ep;
+    ep.tlsCertFile = cert;
+    ep.tlsKeyFile = key;
+    auto srv = startServer(ep);
+    ASSERT_EQ(srv->baseUrl().rfind("https://", 0), 0u);
+    {
+        // The CLI's path: RemoteParams → createProvider.
+        RemoteParams rp;
+        rp.profile = "anyapi";
+        rp.baseUrl = srv->baseUrl();
+        rp.apiKey = kKey;
+        rp.poll.firstDelay = rp.poll.interval = 40ms;
+        GenerateRequest g;
+        g.prompt = "over TLS";
+        // Without the CA: verification fails, nothing is created.
+        auto untrusted = createProvider(rp);
+        ASSERT_TRUE(untrusted.ok()) << untrusted.status();
+        auto refused = (*untrusted)->generate(g);
+        EXPECT_EQ(refused.code(), Code::FAILED_PRECONDITION) << refused.status();
+        EXPECT_EQ(stats(*srv).creates, 0);
+        rp.caFile = cert;
+        auto trusted = createProvider(rp);
+        ASSERT_TRUE(trusted.ok()) << trusted.status();
+        auto out = (*trusted)->generate(g);
+        ASSERT_TRUE(out.ok()) << out.status();
+        EXPECT_EQ(out->images.size(), 1u);
+        EXPECT_EQ(out->images[0].url.rfind("https://", 0), 0u);
+    }
+    srv.reset();
+    std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 TEST(Remote_Integration, manyTasksInFlightWithBoundedSlots) {
