@@ -354,6 +354,24 @@ TEST(Remote_Client, createLostBeforeProcessingIsResentAfterLookupSaysNotFound) {
               parse(k.createBodies[1])["external_task_id"]);
 }
 
+TEST(Remote_Client, duplicateExternalIdAfterAnAmbiguousCreateAdoptsTheTask) {
+    FakeKling k;
+    // The first create was processed late: the lookup misses it, the re-send is refused as a
+    // duplicate external_task_id; the client then finds and adopts it.
+    k.createFaults.push_back(
+        {transportFailure(unavailable("timed out after sending").withRetryable(true), true),
+         false});
+    k.queryFaults.push_back(jsonResponse(404, "{\"code\":1203,\"message\":\"not found\"}"));
+    k.createFaults.push_back(
+        {jsonResponse(400, "{\"code\":1201,\"message\":\"external_task_id already exists\"}"),
+         true});
+    auto p = createProvider(k.params());
+    auto out = (*p)->expand(smallExpand());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(k.creates, 1);
+    EXPECT_EQ(out->taskId, "task-1");
+}
+
 TEST(Remote_Client, notSentFailureIsResentWithoutLookup) {
     FakeKling k;
     k.createFaults.push_back(

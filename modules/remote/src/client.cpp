@@ -572,6 +572,7 @@ private:
                                   const std::atomic<bool>* cancel, std::string* requestId,
                                   bool canLookup) {
         const std::string route = "POST " + path;
+        bool wasAmbiguous = false;
         for (int attempt = 1;; ++attempt) {
             if (cancel && cancel->load()) return cancelled("cancelled before the create was sent");
             HttpRequest req = make();
@@ -614,6 +615,13 @@ private:
                                                       taskRefText("", ext));
                 }
                 // Certainly not created: safe to send again.
+                wasAmbiguous = true;
+            } else if (wasAmbiguous && st.providerCode() == 1201 && canLookup) {
+                // "external_task_id already exists" after a lookup said not found: the earlier
+                // create was still being processed. Adopt that task rather than fail.
+                auto found = lookup(path, ext, dl, cancel, requestId);
+                if (found.ok()) return found;
+                return st;
             } else if (!st.retryable()) {
                 return st;
             }
