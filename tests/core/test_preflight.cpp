@@ -403,10 +403,12 @@ TEST(Core_Preflight, propertyPlansAlwaysPassAndMapCorners) {
 }
 
 // Property on pixels: random small images of every accepted type through conform(); the bytes
-// always pass check() and the constant-coloured source lands exactly on sourceRectInPrepared().
+// always pass check() and (PNG) the constant-coloured source lands exactly on
+// sourceRectInPrepared() with only padding around it; (JPEG) noise under random byte budgets.
 TEST(Core_Preflight, propertyConformOutputPassesAndLandsWhereTheTransformSays) {
     std::mt19937 rng(99);
     const int types[] = {CV_8UC1, CV_8UC3, CV_8UC4, CV_16UC3};
+    int jpegFitted = 0, jpegUnreachable = 0;
     for (int i = 0; i < 100; ++i) {
         const cv::Size src(1 + int(rng() % 400), 1 + int(rng() % 400));
         const int type = types[rng() % 4];
@@ -418,9 +420,24 @@ TEST(Core_Preflight, propertyConformOutputPassesAndLandsWhereTheTransformSays) {
         const cv::Scalar colour = CV_MAT_DEPTH(type) == CV_16U
                                       ? cv::Scalar(40 * 257, 160 * 257, 90 * 257, 65535)
                                       : cv::Scalar(40, 160, 90, 255);
-        const cv::Mat img(src, type, colour);
-        const ImageLimits l;
+        cv::Mat img(src, type, colour);
+        ImageLimits l;
+        if (jpeg) {
+            // Random content under a random byte budget: the quality search and the downscale
+            // loop run; either the result passes or the budget is reported as unreachable.
+            cv::RNG(unsigned(i))
+                .fill(img, cv::RNG::UNIFORM, 0, CV_MAT_DEPTH(type) == CV_16U ? 65536 : 256);
+            l.maxBytes = 40'000 + rng() % 400'000;
+        }
         auto prepared = conform(img, l, p);
+        if (jpeg && !prepared.ok()) {
+            ASSERT_EQ(prepared.code(), Code::INVALID_ARGUMENT);
+            ASSERT_NE(prepared.status().message().find("bytes"), std::string::npos)
+                << prepared.status();
+            ++jpegUnreachable;
+            continue;
+        }
+        jpegFitted += jpeg;
         ASSERT_TRUE(prepared.ok()) << prepared.status();
         ASSERT_TRUE(passes(*prepared, l));
         const cv::Mat out = decodeOrDie(prepared->bytes);
@@ -439,6 +456,8 @@ TEST(Core_Preflight, propertyConformOutputPassesAndLandsWhereTheTransformSays) {
         padDiff.setTo(cv::Scalar::all(0), ~mask);
         ASSERT_EQ(cv::norm(padDiff, cv::NORM_INF), 0);
     }
+    EXPECT_GT(jpegFitted, 5);
+    EXPECT_LT(jpegUnreachable, jpegFitted);
 }
 
 TEST(Core_Preflight, everyReadableFormatBecomesAnAllowedOne) {
