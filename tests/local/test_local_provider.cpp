@@ -128,7 +128,16 @@ TEST(Local_Provider, errorsHaveSpecificCodes) {
     {
         auto r = expandRequest(cv::Mat(), 0.1, 0, 0, 0);
         r.image = cvgen::ImageSource::fromBytes({1, 2, 3, 4, 5});
-        cases.push_back({"garbage bytes", r, Code::INVALID_ARGUMENT, "decod"});
+        cases.push_back({"garbage bytes", r, Code::INVALID_ARGUMENT, "cannot decode"});
+    }
+    {
+        // A truncated PNG: the bytes arrived incomplete.
+        std::vector<uint8_t> png;
+        ASSERT_TRUE(cv::imencode(".png", src, png));
+        png.resize(png.size() / 2);
+        auto r = expandRequest(cv::Mat(), 0.1, 0, 0, 0);
+        r.image = cvgen::ImageSource::fromBytes(png);
+        cases.push_back({"truncated png", r, Code::DATA_LOSS, "cannot decode"});
     }
     cases.push_back({"float mat",
                      expandRequest(cv::Mat(10, 10, CV_32FC3, cv::Scalar(0.5)), 0.1, 0, 0, 0),

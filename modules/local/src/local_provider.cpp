@@ -6,8 +6,7 @@
 #include <string>
 #include <utility>
 
-#include <opencv2/imgcodecs.hpp>
-
+#include "cvgen/core/codec.hpp"
 #include "cvgen/local/synthesize.hpp"
 #include "cvgen/local/upscale.hpp"
 
@@ -34,13 +33,11 @@ Result<cv::Mat> decodeSource(const char* field, const ImageSource& src) {
         m = src.mat;
     } else {
         if (src.encoded.empty()) return invalidArgument(std::string(field) + ": is required");
-        try {
-            m = cv::imdecode(src.encoded, cv::IMREAD_UNCHANGED);
-        } catch (const cv::Exception&) {
-            m.release();
-        }
-        if (m.empty())
-            return invalidArgument(std::string(field) + ": the bytes are not a decodable image");
+        // Untrusted bytes: core's safe decoder (pixel budget before decoding, EXIF orientation).
+        Result<cv::Mat> decoded = decodeImage(src.encoded);
+        if (!decoded.ok())
+            return decoded.status().withContext(std::string(field) + ": cannot decode");
+        m = std::move(decoded).value();
     }
     if ((m.depth() != CV_8U && m.depth() != CV_16U) ||
         (m.channels() != 1 && m.channels() != 3 && m.channels() != 4) || m.dims != 2)

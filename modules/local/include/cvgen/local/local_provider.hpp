@@ -25,7 +25,8 @@ struct LocalProviderParams {
 
 /** @brief The offline engine behind the common cvgen::Provider interface: the default provider.
  *
- * - expand(): decodes the image (Mat or encoded bytes; URLs are INVALID_ARGUMENT), turns the ratios
+ * - expand(): decodes the image (a Mat, or encoded bytes through cvgen::decodeImage: unknown or
+ *   oversized INVALID_ARGUMENT, truncated DATA_LOSS; URLs are INVALID_ARGUMENT), turns the ratios
  *   into margins with marginsFromRatios() and fills them with expandCanvas() in Params::mode. The
  *   original is untouched and the output is the input's type. The n results are identical (the
  *   fill is deterministic); the prompt is ignored. `synthetic` is false, and `note` says the fill
