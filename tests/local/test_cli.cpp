@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -161,6 +162,21 @@ TEST_F(Local_Cli, generateAndOmniAreMarkedSynthetic) {
     EXPECT_NE(r.out.find("\"synthetic\":true"), std::string::npos) << r.out;
     EXPECT_EQ(cv::imread(path("o_0.png")).size(), cv::Size(1024, 683));  // AUTO: 120x80 → 3:2
     EXPECT_EQ(cv::imread(path("o_1.png")).size(), cv::Size(1024, 683));
+}
+
+TEST_F(Local_Cli, contactSheetSampleWritesAMontage) {
+    // The sample is built next to the CLI (build/<preset>/samples); skipped when samples are off.
+    const fs::path sample = fs::path(CVGEN_CLI_PATH).parent_path().parent_path().parent_path() /
+                            "samples" / "sample_contact_sheet";
+    if (!fs::exists(sample)) GTEST_SKIP() << "sample_contact_sheet not built";
+    ASSERT_TRUE(cv::imwrite(path("second.png"), src_(cv::Rect(0, 0, 60, 80))));
+    const std::string cmd = sample.string() + " " + dir_.string() + " " + path("sheet.png") +
+                            " 16:9 1.5 >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    const cv::Mat sheet = cv::imread(path("sheet.png"));
+    ASSERT_FALSE(sheet.empty());
+    EXPECT_EQ(sheet.rows, 2 * 260 + 8);  // two photos, one 260-px row each
+    EXPECT_GT(sheet.cols, 4 * 260);      // before + three modes
 }
 
 }  // namespace

@@ -72,15 +72,25 @@ TEST(Local_Expand, exactSizeAndOriginalUntouchedForManyGeometries) {
 }
 
 TEST(Local_Expand, everySupportedTypeKeepsTheOriginalBitExact) {
+    // The small canvas is evaluated in full; the large one (≥ 64k px) partly on a coarse grid.
     const Margins m{9, 5, 11, 3};
-    for (int type : {CV_8UC1, CV_8UC3, CV_8UC4, CV_16UC1, CV_16UC3, CV_16UC4}) {
-        for (ExpandMode mode : kModes) {
-            SCOPED_TRACE(cv::typeToString(type) + " " + cvgen::local::toString(mode));
-            const cv::Mat src = testImage({40, 30}, type);
-            const cv::Mat out = expandCanvas(src, m, mode);
-            ASSERT_EQ(out.type(), type);
-            EXPECT_EQ(out.size(), cv::Size(54, 44));
-            EXPECT_EQ(originalDiff(out, src, m), 0.0);
+    for (cv::Size size : {cv::Size(40, 30), cv::Size(300, 220)}) {
+        for (int type : {CV_8UC1, CV_8UC3, CV_8UC4, CV_16UC1, CV_16UC3, CV_16UC4}) {
+            for (ExpandMode mode : kModes) {
+                SCOPED_TRACE(cv::typeToString(type) + " " + cvgen::local::toString(mode) + " " +
+                             std::to_string(size.width));
+                const cv::Mat src = testImage(size, type);
+                const cv::Mat out = expandCanvas(src, m, mode);
+                ASSERT_EQ(out.type(), type);
+                EXPECT_EQ(out.size(), cv::Size(size.width + 14, size.height + 14));
+                EXPECT_EQ(originalDiff(out, src, m), 0.0);
+                // The fill stays in the range of the photo (no overflow in 16-bit or alpha).
+                double lo, hi, flo, fhi;
+                cv::minMaxLoc(src.reshape(1), &lo, &hi);
+                cv::minMaxLoc(out.reshape(1), &flo, &fhi);
+                EXPECT_GE(flo, lo);
+                EXPECT_LE(fhi, hi);
+            }
         }
     }
 }
