@@ -67,6 +67,7 @@ BatchRunner::Params baseParams(const TempDir& d) {
     p.target = TargetSpec::exact(kTarget);
     p.concurrency = 3;
     p.backoffBase = std::chrono::milliseconds(5);
+    p.preflight = false;  // the scripted provider takes any size; plans stay comparable
     return p;
 }
 

@@ -146,6 +146,43 @@ TEST(Stages_ExpandToTarget, resumeCollectsBeforeCreating) {
     EXPECT_EQ(prov->count("expand"), 1);
 }
 
+TEST(Stages_ExpandToTarget, preflightMakesSmallInputsAcceptableToAStrictProvider) {
+    const cv::Mat src = noiseImage({100, 60}, CV_8UC3, 4);
+    auto prov = std::make_shared<ScriptedProvider>();
+    std::vector<cv::Size> inputs;
+    prov->onExpand = [&](const ExpandRequest& r, int k) -> Result<TaskOutput> {
+        inputs.push_back(r.image.mat.size());
+        if (std::min(r.image.mat.cols, r.image.mat.rows) < 300)
+            return invalidArgument("image: sides must be >= 300 px");
+        return ScriptedProvider::fill(r, k);
+    };
+    ExpandToTarget::Params p;
+    p.target = TargetSpec::exact({400, 200});
+    p.provider = prov;
+    EXPECT_EQ(ExpandToTarget::create(p)->process(Frame(src)).code(), Code::INVALID_ARGUMENT);
+
+    p.preflight = true;
+    inputs.clear();
+    Result<Frame> out = ExpandToTarget::create(p)->process(Frame(src));
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->image.size(), cv::Size(400, 200));
+    ASSERT_FALSE(inputs.empty());
+    EXPECT_GE(std::min(inputs[0].width, inputs[0].height), 300);
+    const Plan plan = *planCanvas(src.size(), p.target);
+    EXPECT_TRUE(identical(out->image(plan.sourceRect), src));
+    ASSERT_FALSE(out->meta.transforms.empty());
+    EXPECT_EQ(out->meta.transforms[0].rfind("preflight: ", 0), 0u);
+
+    PreflightStage::Params pf;
+    Result<Frame> small = PreflightStage::create(pf)->process(Frame(src));
+    ASSERT_TRUE(small.ok()) << small.status();
+    EXPECT_GE(std::min(small->image.cols, small->image.rows), 300);
+    const cv::Mat ok = noiseImage({400, 300}, CV_8UC3, 5);
+    Result<Frame> same = PreflightStage::create(pf)->process(Frame(ok));
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(same->image.size(), ok.size());
+}
+
 TEST(Stages_ExpandToTarget, oneShotWithTheOfflineEngine) {
     const cv::Mat src = noiseImage({30, 30}, CV_8UC3, 1);
     Result<cv::Mat> out = expandToTarget(src, {90, 40}, Placement::at(Gravity::LEFT));

@@ -469,6 +469,7 @@ cv::Ptr<Pipeline> BatchRunnerImpl::pipelineFor(std::shared_ptr<Provider> provide
         ep.target = p_.target;
         ep.placement = p_.placement;
         ep.planner = p_.planner;
+        ep.preflight = p_.preflight && provider->name() != "local";
         ep.provider = std::move(provider);
         ep.prompt = p_.prompt;
         ep.call = call;

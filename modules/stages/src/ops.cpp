@@ -8,7 +8,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "compose_util.hpp"
+#include "cvgen/core/codec.hpp"
 #include "cvgen/core/compose.hpp"
+#include "cvgen/core/preflight.hpp"
 
 #if defined(CVGEN_STAGES_HAVE_LOCAL)
 #include "cvgen/local/local_provider.hpp"
@@ -72,11 +74,34 @@ public:
         if (f.image.empty()) return invalidArgument("the frame has no image");
         Result<Plan> planned = planCanvas(f.image.size(), p_.target, p_.placement, p_.planner);
         if (!planned.ok()) return planned.status();
+        cv::Mat current;
+        if (p_.preflight && !planned->passes.empty()) {
+            // Conform the first pass's input, then plan again knowing how it was changed.
+            ConformPolicy policy = p_.policy;
+            policy.aspect = ConformPolicy::Aspect::PAD;
+            Result<PreparedImage> prep =
+                conform(croppedSource(f.image, *planned), p_.limits, policy);
+            if (!prep.ok()) return prep.status().withContext("preflight");
+            const GeometricTransform& gt = prep->transform;
+            PlannerParams pp = p_.planner;
+            pp.pre.scale = gt.scale;
+            pp.pre.contentSize = gt.scaledSize;
+            pp.pre.padTop = gt.padTop;
+            pp.pre.padBottom = gt.padBottom;
+            pp.pre.padLeft = gt.padLeft;
+            pp.pre.padRight = gt.padRight;
+            planned = planCanvas(f.image.size(), p_.target, p_.placement, pp);
+            if (!planned.ok()) return planned.status();
+            Result<cv::Mat> decoded = decodeImage(prep->bytes);
+            if (!decoded.ok()) return decoded.status().withContext("preflight");
+            current = detail::matchType(*decoded, f.image.type());
+            for (const auto& a : prep->actions) f.meta.transforms.push_back("preflight: " + a);
+        }
         const Plan& plan = *planned;
         f.meta.plan = toJson(plan);
         for (const auto& n : plan.notes) f.meta.warnings.push_back(n);
 
-        cv::Mat current = croppedSource(f.image, plan);
+        if (current.empty()) current = croppedSource(f.image, plan);
         if (current.size() != plan.workSource) {
             cv::Mat scaled;
             cv::resize(current, scaled, plan.workSource, 0, 0, cv::INTER_AREA);
@@ -123,6 +148,27 @@ public:
           << "," << plan.sourceRect.y << (plan.sourceScale != 1.0 ? ", rescaled" : "") << ")";
         f.meta.transforms.push_back(t.str());
         f.image = out;
+        return f;
+    }
+
+private:
+    Params p_;
+};
+
+class PreflightStageImpl final : public PreflightStage {
+public:
+    explicit PreflightStageImpl(Params p) : p_(std::move(p)) {}
+    std::string name() const override { return "preflight"; }
+
+    Result<Frame> process(Frame f) const override {
+        if (f.image.empty()) return invalidArgument("the frame has no image");
+        Result<PreparedImage> prep = conform(f.image, p_.limits, p_.policy);
+        if (!prep.ok()) return prep.status();
+        if (prep->transform.isIdentity() && prep->actions.empty()) return f;
+        Result<cv::Mat> decoded = decodeImage(prep->bytes);
+        if (!decoded.ok()) return decoded.status();
+        for (const auto& a : prep->actions) f.meta.transforms.push_back("preflight: " + a);
+        f.image = std::move(decoded).value();
         return f;
     }
 
@@ -273,6 +319,10 @@ Result<cv::Mat> expandToTarget(const cv::Mat& image, cv::Size target, const Plac
     Result<Frame> r = ExpandToTarget::create(p)->process(Frame(image));
     if (!r.ok()) return r.status();
     return std::move(r).value().image;
+}
+
+cv::Ptr<PreflightStage> PreflightStage::create(const Params& params) {
+    return cv::makePtr<PreflightStageImpl>(params);
 }
 
 cv::Ptr<UpscaleStage> UpscaleStage::create(const Params& params) {

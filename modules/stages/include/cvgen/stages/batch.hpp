@@ -120,6 +120,9 @@ public:
 
         /** @brief The provider; null = the offline engine (cvgen::local::LocalProvider). */
         std::shared_ptr<Provider> provider;
+        /** @brief EXPAND with a provider other than "local": conform each first-pass input to
+         * the expand endpoint's limits (see ExpandToTarget::Params::preflight). */
+        bool preflight = true;
         /** @brief Slots: a task asking for n images holds n slots (capped at concurrency). */
         int concurrency = 4;
         int retries = 2;  ///< extra attempts per item for retryable errors (0..20)

@@ -7,7 +7,9 @@
 #include <opencv2/core.hpp>
 
 #include "cvgen/core/compose.hpp"
+#include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/planner.hpp"
+#include "cvgen/core/preflight.hpp"
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
 #include "cvgen/stages/pipeline.hpp"
@@ -42,9 +44,30 @@ public:
         std::string prompt;
         CallOptions call;
         ComposeParams compose;  ///< seam handling of every pass and of the final composition
+        /** @brief Conform the first pass's input to `limits` (a remote provider's rules: sides
+         * ≥ 300 px, aspect within 1:2.5–2.5:1…) and plan with that pre-transform, so the
+         * provider accepts it and the composition still maps everything back exactly. Off for
+         * the offline engine, which takes any size. Aspect fixes are always padding here (a
+         * crop would drop original pixels before the plan). */
+        bool preflight = false;
+        ImageLimits limits = ImageLimits::forEndpoint(Endpoint::EXPAND);
+        ConformPolicy policy;
     };
     /** @brief @throws std::invalid_argument for an EXACT target with an empty size. */
     static cv::Ptr<ExpandToTarget> create(const Params& params);
+};
+
+/** @brief Preflight: conforms the frame to a provider's input limits (cvgen::conform: upscale
+ * small images, pad extreme aspects, flatten alpha, 16-bit → 8-bit, fit the byte budget) and
+ * replaces the image with the decoded result. Each fix becomes a line of FrameMeta::transforms;
+ * a compliant image passes unchanged. INVALID_ARGUMENT when the policy refuses a needed fix. */
+class PreflightStage : public Stage {
+public:
+    struct Params {
+        ImageLimits limits = ImageLimits::forEndpoint(Endpoint::EXPAND);
+        ConformPolicy policy;
+    };
+    static cv::Ptr<PreflightStage> create(const Params& params);
 };
 
 /** @brief One-shot: expands `image` to exactly `target` at `placement` with `provider` (null =
