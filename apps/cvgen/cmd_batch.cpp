@@ -91,7 +91,7 @@ public:
             bar.resize(size_t(width), '.');
             std::fprintf(stderr,
                          "\r[%s] %zu/%zu  ok %zu  failed %zu  skipped %zu  %.2f img/s  ETA %s   ",
-                         bar.c_str(), p.finished, p.total, p.ok, p.failed, p.skipped,
+                         bar.c_str(), p.finished, p.total, p.ok + p.planned, p.failed, p.skipped,
                          p.itemsPerSecond, fmtDuration(p.etaSeconds).c_str());
             std::fflush(stderr);
             drawn_ = true;
@@ -106,8 +106,8 @@ public:
             std::fprintf(stderr,
                          "batch: %zu/%zu done (ok %zu, failed %zu, skipped %zu), %.2f img/s, "
                          "ETA %s\n",
-                         p.finished, p.total, p.ok, p.failed, p.skipped, p.itemsPerSecond,
-                         fmtDuration(p.etaSeconds).c_str());
+                         p.finished, p.total, p.ok + p.planned, p.failed, p.skipped,
+                         p.itemsPerSecond, fmtDuration(p.etaSeconds).c_str());
         }
     }
     void done() {

@@ -148,7 +148,7 @@ private:
 std::chrono::milliseconds backoffDelay(const Status& st, int attempt,
                                        std::chrono::milliseconds base,
                                        std::chrono::milliseconds cap) {
-    if (st.retryAfter()) return std::min(*st.retryAfter(), std::max(cap, *st.retryAfter()));
+    if (st.retryAfter()) return *st.retryAfter();  // the provider's word wins, even over cap
     auto d = base;
     for (int i = 1; i < attempt && d < cap; ++i) d *= 2;
     return std::min(d, cap);
