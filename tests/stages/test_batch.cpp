@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/planner.hpp"
@@ -414,6 +415,60 @@ TEST(Stages_Batch, resumeAfterACrashRedoesNothingThatWasDone) {
     // A journal written for other parameters is refused.
     p.target = TargetSpec::exact({200, 100});
     EXPECT_EQ(BatchRunner::create(p)->run().code(), Code::FAILED_PRECONDITION);
+}
+
+TEST(Stages_Batch, slotsBoundTasksInFlightByImagesPerTask) {
+    TempDir d;
+    for (int i = 0; i < 8; ++i)
+        writePng(d.path() / "in" / ("i" + std::to_string(i) + ".png"),
+                 noiseImage({40, 30}, CV_8UC3, uint32_t(i)));
+    auto prov = std::make_shared<ScriptedProvider>();
+    std::atomic<int> inFlight{0}, maxInFlight{0};
+    prov->onExpand = [&](const ExpandRequest& r, int k) -> Result<TaskOutput> {
+        const int now = ++inFlight;
+        int seen = maxInFlight.load();
+        while (now > seen && !maxInFlight.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(15));
+        --inFlight;
+        return ScriptedProvider::fill(r, k);
+    };
+    struct Case {
+        int concurrency, n, wantMax;
+    };
+    for (const Case c : {Case{4, 1, 4}, Case{4, 2, 2}, Case{4, 3, 1}, Case{2, 9, 1}}) {
+        SCOPED_TRACE(::testing::Message() << c.concurrency << " slots, n=" << c.n);
+        BatchRunner::Params p = baseParams(d);
+        p.provider = prov;
+        p.concurrency = c.concurrency;
+        p.imagesPerTask = c.n;
+        p.target = TargetSpec::exact({60, 30});
+        p.contactSheet = false;
+        maxInFlight = 0;
+        Result<BatchSummary> s = BatchRunner::create(p)->run();
+        ASSERT_TRUE(s.ok()) << s.status();
+        EXPECT_EQ(s->ok, 8u);
+        EXPECT_LE(maxInFlight.load(), c.wantMax);
+        if (c.wantMax > 1) {
+            EXPECT_GE(maxInFlight.load(), 2);
+        }
+        EXPECT_EQ(s->resultImages, 8u * size_t(c.n));
+    }
+}
+
+TEST(Stages_Batch, upscaleOperation) {
+    TempDir d;
+    writePng(d.path() / "in/a.png", noiseImage({30, 20}, CV_8UC3, 1));
+    writePng(d.path() / "in/b/c.png", noiseImage({10, 40}, CV_8UC1, 2));
+    BatchRunner::Params p = baseParams(d);
+    p.op = BatchOp::UPSCALE;
+    p.scale = 2;
+    p.naming = "{stem}_x2.{ext}";
+    Result<BatchSummary> s = BatchRunner::create(p)->run();
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->ok, 2u);
+    EXPECT_EQ(decodeImage(*readFileBytes(d.str("out/a_x2.png")))->size(), cv::Size(60, 40));
+    EXPECT_EQ(decodeImage(*readFileBytes(d.str("out/b/c_x2.png")))->size(), cv::Size(20, 80));
 }
 
 TEST(Stages_Batch, invalidParamsThrow) {
