@@ -376,3 +376,29 @@ TEST(Remote_Integration, manyTasksInFlightWithBoundedSlots) {
 }  // namespace
 }  // namespace remote
 }  // namespace cvgen
+
+namespace cvgen {
+namespace remote {
+namespace {
+
+TEST(Remote_Integration, webhookSignaturesInteroperateWithTheEmulator) {
+    const std::string secret = "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0c2VjcmV0MTI=";
+    cv::RNG rng(5);
+    for (int i = 0; i < 200; ++i) {
+        std::string body(size_t(rng.uniform(0, 300)), ' ');
+        for (char& c : body) c = char(rng.uniform(32, 127));
+        const int64_t ts = 1781080000 + rng.uniform(0, 100000);
+        const std::string id = "msg_" + std::to_string(i);
+        auto sig = emulator::webhookSignature(secret, id, ts, body);
+        ASSERT_TRUE(sig.ok());
+        const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(ts + 10));
+        ASSERT_TRUE(verifyWebhook(secret, id, std::to_string(ts), *sig, body, now).ok()) << i;
+        EXPECT_EQ(signWebhook(secret, id, std::to_string(ts), body), *sig);
+        EXPECT_EQ(verifyWebhook(secret, id, std::to_string(ts), *sig, body + "x", now).code(),
+                  Code::UNAUTHENTICATED);
+    }
+}
+
+}  // namespace
+}  // namespace remote
+}  // namespace cvgen
