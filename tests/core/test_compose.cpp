@@ -261,6 +261,19 @@ TEST(Core_Compose, preflight_scaled_and_smaller_target_plans) {
     ASSERT_TRUE(o3.ok()) << o3.status();
     ASSERT_EQ(o3->size(), cv::Size(200, 200));
     EXPECT_EQ(countDiff((*o3)(p3->sourceRect), wide(p3->sourceCrop)), 0);
+
+    // Scaled down to a smaller target: providers get the shrunk source; the placed original is
+    // the INTER_AREA-shrunk source, pasted exactly.
+    PlannerParams down;
+    down.smallerTarget = SmallerTarget::SCALE_DOWN;
+    auto p4 = planCanvas(wide.size(), TargetSpec::exact({150, 150}), Placement::centred(), down);
+    ASSERT_TRUE(p4.ok());
+    const cv::Mat in4 = croppedSource(wide, *p4);
+    ASSERT_EQ(in4.size(), cv::Size(150, 50));
+    auto o4 = runPlan(wide, *p4, ComposeParams(), 14);
+    ASSERT_TRUE(o4.ok()) << o4.status();
+    ASSERT_EQ(o4->size(), cv::Size(150, 150));
+    EXPECT_EQ(countDiff((*o4)(p4->sourceRect), in4), 0);
 }
 
 TEST(Core_Compose, execute_plan_runs_every_pass_and_reports_errors_with_the_pass) {

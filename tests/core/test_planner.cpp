@@ -44,7 +44,8 @@ void checkPlan(const Plan& p, const PlannerParams& prm = PlannerParams()) {
         ASSERT_EQ(std::lround(e.ratios.right * cur.width), e.right);
         ASSERT_EQ(std::lround(e.ratios.up * cur.height), e.top);
         ASSERT_EQ(std::lround(e.ratios.down * cur.height), e.bottom);
-        ASSERT_LE(double(e.canvas.area()), prm.maxArea * double(cur.area()));
+        ASSERT_LE(double(e.canvas.width) * e.canvas.height,
+                  prm.maxArea * double(cur.width) * cur.height);
         cur = e.canvas;
     }
     ASSERT_EQ(cur, p.workCanvas);
@@ -160,6 +161,7 @@ TEST(Core_Planner, smaller_target_fails_unless_a_policy_is_chosen) {
     EXPECT_EQ(c->sourceCrop, cv::Rect(50, 0, 700, 600));
     EXPECT_EQ(c->sourceRect, cv::Rect(0, 200, 700, 600));
     EXPECT_EQ(c->workSource, cv::Size(700, 600));
+    EXPECT_EQ(c->inputSize, cv::Size(700, 600));
     EXPECT_FALSE(c->notes.empty());
 
     PlannerParams down;
@@ -170,9 +172,11 @@ TEST(Core_Planner, smaller_target_fails_unless_a_policy_is_chosen) {
     checkPlan(*d, down);
     EXPECT_EQ(d->sourceRect, cv::Rect(0, 0, 400, 300));
     EXPECT_DOUBLE_EQ(d->sourceScale, 0.5);
-    // Providers see the source at its own resolution; the work canvas is twice the target.
-    EXPECT_EQ(d->workSource, cv::Size(800, 600));
-    EXPECT_EQ(d->targetInWork.size(), cv::Size(800, 2000));
+    // Providers see the shrunk source: the work frame is the target frame.
+    EXPECT_EQ(d->inputSize, cv::Size(400, 300));
+    EXPECT_EQ(d->workSource, cv::Size(400, 300));
+    EXPECT_EQ(d->workCanvas, cv::Size(400, 1000));
+    EXPECT_EQ(d->targetInWork, cv::Rect(0, 0, 400, 1000));
 }
 
 TEST(Core_Planner, offset_outside_canvas_is_invalid_argument) {
@@ -386,6 +390,11 @@ TEST(Core_Planner, property_random_geometries_respect_limits_and_hit_target) {
         ASSERT_EQ(plan->target, tgt);
         checkPlan(*plan, prm);
         if (HasFatalFailure()) return;
+        // The work frame is never larger than the target unless preflight upscaled the input.
+        if (prm.pre.isIdentity()) {
+            ASSERT_LE(plan->targetInWork.width, tgt.width);
+            ASSERT_LE(plan->targetInWork.height, tgt.height);
+        }
         if (prm.reach == Reach::SCALE_TO_FIT) {
             ASSERT_LE(plan->passes.size(), 1u);
         }
@@ -393,7 +402,7 @@ TEST(Core_Planner, property_random_geometries_respect_limits_and_hit_target) {
             ASSERT_EQ(plan->sourceRect.size(), src) << "the original keeps its size";
             ASSERT_EQ(plan->workCanvas, tgt);
             // Fewest passes: at least the area lower bound, at most one more for pixel rounding.
-            const double g = double(tgt.area()) / double(src.area());
+            const double g = (double(tgt.width) * tgt.height) / (double(src.width) * src.height);
             const size_t lb =
                 g <= 1.0 ? 0 : std::max(1, int(std::ceil(std::log(g) / std::log(3.0) - 1e-12)));
             ASSERT_GE(plan->passes.size(), lb);

@@ -283,7 +283,11 @@ cv::Mat croppedSource(const cv::Mat& original, const Plan& plan) {
     CV_Assert(!original.empty() && "croppedSource: empty original");
     CV_CheckEQ(original.cols, plan.source.width, "croppedSource: original is not the plan's size");
     CV_CheckEQ(original.rows, plan.source.height, "croppedSource: original is not the plan's size");
-    return original(plan.sourceCrop);
+    cv::Mat kept = original(plan.sourceCrop);
+    if (kept.size() == plan.inputSize || plan.inputSize.empty()) return kept;
+    cv::Mat shrunk;
+    cv::resize(kept, shrunk, plan.inputSize, 0, 0, cv::INTER_AREA);
+    return shrunk;
 }
 
 Result<cv::Mat> mapProviderResult(const cv::Mat& result, cv::Size expected, int type) {
@@ -374,7 +378,7 @@ Result<cv::Mat> executePlan(const cv::Mat& original, const cv::Mat& prepared, co
     CV_Assert(expand && "executePlan: no expand function");
     cv::Mat img = prepared;
     if (img.empty()) {
-        CV_Assert(plan.workSource == plan.sourceCrop.size() &&
+        CV_Assert(plan.workSource == plan.inputSize &&
                   "executePlan: a plan with a preflight pre-transform needs the prepared input");
         img = croppedSource(original, plan);
     }

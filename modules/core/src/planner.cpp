@@ -356,10 +356,15 @@ Status planWork(const PlannerParams& prm, int maxPasses, Plan& plan) {
     plan.ratios.down = double(plan.bottom) / S.height;
 
     const PreTransform& pre = prm.pre;
+    // Providers see the kept source at its own resolution, or already shrunk when the plan
+    // scales it down (never a work frame larger than needed).
     const cv::Size crop = plan.sourceCrop.size();
+    const bool shrunk = S.width < crop.width || S.height < crop.height;
+    plan.inputSize = shrunk ? S.size() : crop;
+    const cv::Size base = plan.inputSize;
     const cv::Size Q = pre.contentSize.empty()
-                           ? cv::Size(std::max(1, roundInt(crop.width * pre.scale)),
-                                      std::max(1, roundInt(crop.height * pre.scale)))
+                           ? cv::Size(std::max(1, roundInt(base.width * pre.scale)),
+                                      std::max(1, roundInt(base.height * pre.scale)))
                            : pre.contentSize;
     plan.workSource =
         cv::Size(Q.width + pre.padLeft + pre.padRight, Q.height + pre.padTop + pre.padBottom);
@@ -708,9 +713,9 @@ std::string toJson(const Plan& p) {
       << ",\"source_crop\":" << rect(p.sourceCrop) << ",\"source_rect\":" << rect(p.sourceRect)
       << ",\"source_scale\":" << num(p.sourceScale)
       << ",\"margins\":" << margins(p.top, p.bottom, p.left, p.right)
-      << ",\"ratios\":" << ratios(p.ratios) << ",\"work_source\":" << size(p.workSource)
-      << ",\"work_content\":" << rect(p.workContent) << ",\"work_canvas\":" << size(p.workCanvas)
-      << ",\"target_in_work\":" << rect(p.targetInWork)
+      << ",\"ratios\":" << ratios(p.ratios) << ",\"input_size\":" << size(p.inputSize)
+      << ",\"work_source\":" << size(p.workSource) << ",\"work_content\":" << rect(p.workContent)
+      << ",\"work_canvas\":" << size(p.workCanvas) << ",\"target_in_work\":" << rect(p.targetInWork)
       << ",\"limited_by_side\":" << (p.limitedBySide ? "true" : "false")
       << ",\"limited_by_area\":" << (p.limitedByArea ? "true" : "false") << ",\"passes\":[";
     for (size_t i = 0; i < p.passes.size(); ++i) {

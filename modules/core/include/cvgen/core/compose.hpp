@@ -65,8 +65,9 @@ Result<cv::Mat> compose(const cv::Mat& original, const cv::Mat& workCanvas, cons
 Result<cv::Mat> composePass(const cv::Mat& passInput, const cv::Mat& providerResult,
                             const ExpandPass& pass, const ComposeParams& params = ComposeParams());
 
-/** @brief The part of `original` the plan keeps (Plan::sourceCrop, a view, no copy): what goes
- * through preflight and into the first pass. */
+/** @brief What goes through preflight into the first pass (Plan::inputSize): the part of
+ * `original` the plan keeps (Plan::sourceCrop, a view), downscaled (INTER_AREA, a new Mat) when
+ * the plan shrinks it to fit a smaller target. */
 cv::Mat croppedSource(const cv::Mat& original, const Plan& plan);
 
 /** @brief Maps a provider result onto exactly `expected` and `type` (see the file notes on
@@ -84,7 +85,7 @@ using ExpandFn =
  *
  * @param original the caller's full source (Plan::source size).
  * @param prepared the first pass's input, Plan::workSource size (preflight's output); may be empty
- * when Plan's pre-transform is the identity, then croppedSource(original) is used.
+ * when Plan's pre-transform is the identity; croppedSource(original) is used then.
  * @return exactly Plan::target, or the first error `expand` or composition returned (with the
  * pass number as context).
  * @note Touches the network when `expand` does.

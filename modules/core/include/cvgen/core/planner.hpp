@@ -12,7 +12,7 @@
  *
  * Frames. The *target frame* is the caller's output: exactly `Plan::target`, with the (possibly
  * cropped and scaled) original at `Plan::sourceRect`. The *work frame* is what providers see: the
- * first pass's input is `Plan::workSource` (the cropped source, as preflight prepared it), passes
+ * first pass's input is `Plan::workSource` (croppedSource(), as preflight prepared it), passes
  * grow it to `Plan::workCanvas`, and `Plan::targetInWork` is the region of that canvas that maps
  * (by a resize when the frames differ in scale) onto the target.
  */
@@ -119,7 +119,7 @@ enum class Reach {
                   ///< the target, so the original appears enlarged (Plan::sourceScale > 1)
 };
 
-/** @brief How preflight changed the first pass's input (the source after Plan::sourceCrop): it was
+/** @brief How preflight changed the first pass's input (croppedSource(), Plan::inputSize): it was
  * scaled to `contentSize` (empty = round(size · scale)) and then padded. The stages module fills
  * this from preflight's GeometricTransform. Identity by default. */
 struct PreTransform {
@@ -166,7 +166,10 @@ struct Plan {
     int top = 0, bottom = 0, left = 0, right = 0;  ///< target-frame margins around sourceRect
     ExpansionRatios ratios;  ///< target-frame margins / sourceRect size (one ideal call)
 
-    cv::Size workSource;    ///< input of the first pass (after preflight)
+    /** @brief Size of croppedSource(): the kept source, downscaled to sourceRect's size when the
+     * plan shrinks it (SCALE_DOWN). Preflight's input; the work frame starts from it. */
+    cv::Size inputSize;
+    cv::Size workSource;    ///< input of the first pass (inputSize after preflight)
     cv::Rect workContent;   ///< the original content inside workSource (without preflight padding)
     cv::Size workCanvas;    ///< output of the last pass (workSource when there are no passes)
     cv::Rect targetInWork;  ///< region of workCanvas that maps onto the whole target
