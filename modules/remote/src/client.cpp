@@ -1081,6 +1081,7 @@ Result<cv::Ptr<Provider>> createProvider(const RemoteParams& rp) {
     }
     p.credentials = Credentials{rp.apiKey, rp.accessKey, rp.secretKey};
     p.transportParams.caFile = rp.caFile;
+    p.transportParams.proxy = rp.proxy;
     p.transportParams.connectTimeout = rp.connectTimeout;
     p.transportParams.totalTimeout = rp.requestTimeout;
     p.defaultDeadline = rp.deadline;

@@ -2,7 +2,21 @@
 #define CVGEN_REMOTE_HPP
 
 /** @file
- * @brief cvgen remote providers: Kling (official and relays) and Ideogram over HTTP. */
+ * @brief cvgen remote providers: Kling (official and relays) and Ideogram over HTTP.
+ *
+ * The common case, synchronous:
+ * @code
+ *   cvgen::remote::RemoteParams rp;
+ *   rp.profile = "anyapi";                    // kling | anyapi | cometapi | ideogram | file.json
+ *   rp.apiKey = keyFromTheEnvironment;        // the library never reads the environment
+ *   auto provider = cvgen::remote::createProvider(rp);   // Result<cv::Ptr<cvgen::Provider>>
+ *   cvgen::ExpandRequest req;                 // image, ratios, prompt, n…
+ *   auto out = (*provider)->expand(req);      // Result<TaskOutput>: all n images + ids
+ *   if (out.code() == cvgen::Code::DEADLINE_EXCEEDED)   // the task still runs remotely:
+ *       auto ref = cvgen::remote::taskRefFromStatus(out.status());  // resume it later
+ * @endcode
+ * Many tasks from one thread: TaskClient::submit() each, then TaskClient::waitAll().
+ */
 
 #include "cvgen/remote/auth.hpp"
 #include "cvgen/remote/client.hpp"

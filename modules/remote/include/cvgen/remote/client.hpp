@@ -159,6 +159,7 @@ struct RemoteParams {
     std::string accessKey;
     std::string secretKey;
     std::string caFile;  ///< PEM bundle to trust (e.g. the emulator's self-signed cert)
+    std::string proxy;   ///< "" = the usual environment variables, "none" = direct, or a URL
     std::chrono::milliseconds connectTimeout{10000};
     std::chrono::milliseconds requestTimeout{60000};               ///< per HTTP exchange
     std::chrono::milliseconds deadline{std::chrono::minutes(10)};  ///< per operation default
