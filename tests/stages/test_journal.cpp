@@ -21,6 +21,7 @@ TEST(Stages_Journal, roundTripLastLineWins) {
         ASSERT_TRUE((*j)->intent("b.png", "cvgen-2", 1).ok());
         ASSERT_TRUE((*j)->failed("b.png", unauthenticated("bad \"key\"\n"), {}).ok());
         ASSERT_TRUE((*j)->intent("c.png", "cvgen-3", 1).ok());
+        ASSERT_TRUE((*j)->task("c.png", "cvgen-3-p1", "T1").ok());
         ASSERT_TRUE((*j)->intent("c.png", "cvgen-3", 2).ok());
     }
     auto c = Journal::load(path);
@@ -39,6 +40,7 @@ TEST(Stages_Journal, roundTripLastLineWins) {
     EXPECT_EQ(c->items["c.png"].state, ItemState::INTENT);
     EXPECT_EQ(c->items["c.png"].externalTaskId, "cvgen-3");
     EXPECT_EQ(c->items["c.png"].attempts, 2);
+    EXPECT_EQ(c->items["c.png"].taskIds, (std::vector<std::string>{"T1"}));
 }
 
 TEST(Stages_Journal, tornLastLineIsToleratedAndRepairedOnAppend) {

@@ -191,30 +191,41 @@ struct ItemContext {
  * provider answered so early stop can tell provider errors from local ones. */
 class GatedProvider final : public Provider {
 public:
+    /** `onTask(externalTaskId, taskId)` is called after every task the provider finished. */
     GatedProvider(std::shared_ptr<Provider> inner, BackoffGate& gate,
-                  std::shared_ptr<ItemContext> ctx, const BatchRunner::Params& p, int attempt)
-        : inner_(std::move(inner)), gate_(gate), ctx_(std::move(ctx)), p_(p), attempt_(attempt) {}
+                  std::shared_ptr<ItemContext> ctx, const BatchRunner::Params& p, int attempt,
+                  std::function<void(const std::string&, const std::string&)> onTask)
+        : inner_(std::move(inner)),
+          gate_(gate),
+          ctx_(std::move(ctx)),
+          p_(p),
+          attempt_(attempt),
+          onTask_(std::move(onTask)) {}
 
     std::string name() const override { return inner_->name(); }
     Result<TaskOutput> expand(const ExpandRequest& r, const CallOptions& o) override {
-        return call(o, false, [&](const CallOptions& c) { return inner_->expand(r, c); });
+        return call(o, false, r.task.externalTaskId,
+                    [&](const CallOptions& c) { return inner_->expand(r, c); });
     }
     Result<TaskOutput> generate(const GenerateRequest& r, const CallOptions& o) override {
-        return call(o, false, [&](const CallOptions& c) { return inner_->generate(r, c); });
+        return call(o, false, r.task.externalTaskId,
+                    [&](const CallOptions& c) { return inner_->generate(r, c); });
     }
     Result<TaskOutput> omni(const OmniRequest& r, const CallOptions& o) override {
-        return call(o, false, [&](const CallOptions& c) { return inner_->omni(r, c); });
+        return call(o, false, r.task.externalTaskId,
+                    [&](const CallOptions& c) { return inner_->omni(r, c); });
     }
     Result<TaskOutput> upscale(const UpscaleRequest& r, const CallOptions& o) override {
-        return call(o, false, [&](const CallOptions& c) { return inner_->upscale(r, c); });
+        return call(o, false, r.externalTaskId,
+                    [&](const CallOptions& c) { return inner_->upscale(r, c); });
     }
     Result<TaskOutput> resume(Operation op, const std::string& id, const CallOptions& o) override {
-        return call(o, true, [&](const CallOptions& c) { return inner_->resume(op, id, c); });
+        return call(o, true, id, [&](const CallOptions& c) { return inner_->resume(op, id, c); });
     }
 
 private:
     template <typename Fn>
-    Result<TaskOutput> call(const CallOptions& o, bool isResume, Fn&& fn) {
+    Result<TaskOutput> call(const CallOptions& o, bool isResume, const std::string& key, Fn&& fn) {
         if (!gate_.waitOpen(p_.cancel)) return cancelled("batch cancelled");
         CallOptions c = o;
         if (c.deadline.count() == 0) c.deadline = p_.callDeadline;
@@ -224,6 +235,7 @@ private:
         ++ctx_->calls;
         if (r.ok()) {
             if (!r->taskId.empty()) ctx_->taskIds.push_back(r->taskId);
+            if (onTask_) onTask_(r->externalTaskId.empty() ? key : r->externalTaskId, r->taskId);
             return r;
         }
         const Status st = r.status();
@@ -244,6 +256,7 @@ private:
     std::shared_ptr<ItemContext> ctx_;
     const BatchRunner::Params& p_;
     int attempt_;
+    std::function<void(const std::string&, const std::string&)> onTask_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -572,7 +585,13 @@ BatchRunnerImpl::Outcome BatchRunnerImpl::processItem(const Work& w) {
             if (!js.ok()) return fail(js.withContext("journal"), false);
         }
         ctx = std::make_shared<ItemContext>();
-        auto gated = std::make_shared<GatedProvider>(provider_, gate_, ctx, p_, attempt);
+        // Each finished task goes to the journal at once (flushed), with its ids.
+        auto onTask = [this, &w, &r](const std::string& key, const std::string& taskId) {
+            if (!journal_) return;
+            Status js = journal_->task(w.item.relPath, key, taskId);
+            if (!js.ok()) r.warnings.push_back("journal: " + js.toString());
+        };
+        auto gated = std::make_shared<GatedProvider>(provider_, gate_, ctx, p_, attempt, onTask);
         Frame frame(image, w.item.path);
         frame.meta.externalTaskId = r.externalTaskId;
         // An intent without an outcome, or an earlier attempt, may have created tasks: collect

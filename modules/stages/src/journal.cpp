@@ -72,6 +72,20 @@ public:
         return writeLine(buf);
     }
 
+    Status task(const std::string& item, const std::string& externalTaskId,
+                const std::string& taskId) override {
+        rapidjson::StringBuffer buf;
+        JsonWriter w(buf);
+        w.StartObject();
+        detail::key(w, "type", "task");
+        detail::key(w, "item", item);
+        detail::key(w, "external_task_id", externalTaskId);
+        detail::key(w, "task_id", taskId);
+        detail::keyInt(w, "time_ms", nowMs());
+        w.EndObject();
+        return writeLine(buf);
+    }
+
     Status done(const std::string& item, const std::string& output,
                 const std::vector<std::string>& taskIds) override {
         rapidjson::StringBuffer buf;
@@ -196,6 +210,9 @@ Result<JournalContents> Journal::load(const std::string& path) {
             it.state = ItemState::INTENT;
             it.externalTaskId = detail::getString(d, "external_task_id");
             ++it.attempts;
+        } else if (type == "task") {
+            const std::string id = detail::getString(d, "task_id");
+            if (!id.empty()) it.taskIds.push_back(id);
         } else if (type == "done") {
             it.state = ItemState::DONE;
             it.output = detail::getString(d, "output");

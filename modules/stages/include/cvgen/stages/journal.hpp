@@ -31,10 +31,10 @@ struct JournalItem {
     ItemState state = ItemState::NONE;
     std::string externalTaskId;
     std::string output;
-    std::string code;     ///< canonical code name for FAILED
-    std::string message;  ///< for FAILED
-    std::vector<std::string> taskIds;
-    int attempts = 0;  ///< intent lines seen
+    std::string code;                  ///< canonical code name for FAILED
+    std::string message;               ///< for FAILED
+    std::vector<std::string> taskIds;  ///< from "task" lines (and the outcome line)
+    int attempts = 0;                  ///< intent lines seen
 };
 
 /** @brief A journal read back: header and the state of every item it mentions. */
@@ -47,8 +47,9 @@ struct JournalContents {
 /** @brief Append-only JSONL journal of a batch, so a crashed or interrupted batch resumes
  * without creating a task twice.
  *
- * Lines: {"type":"header",...}, then per item {"type":"intent",...} before its tasks are created
- * and {"type":"done"|"failed",...} after. Every line is written with one write(2) on an O_APPEND
+ * Lines: {"type":"header",...}, then per item {"type":"intent",...} before its tasks are created,
+ * {"type":"task",...} after each task a provider finished (its external and task ids), and
+ * {"type":"done"|"failed",...} at the end. Every line is written with one write(2) on an O_APPEND
  * descriptor and fsync(2)ed before the call returns. Thread-safe.
  */
 class Journal {
@@ -67,6 +68,9 @@ public:
     /** @brief Records that `item` is about to create tasks keyed by `externalTaskId`. */
     virtual Status intent(const std::string& item, const std::string& externalTaskId,
                           int attempt) = 0;
+    /** @brief Records a finished provider task of `item` (external task id and task id). */
+    virtual Status task(const std::string& item, const std::string& externalTaskId,
+                        const std::string& taskId) = 0;
     /** @brief Records success. */
     virtual Status done(const std::string& item, const std::string& output,
                         const std::vector<std::string>& taskIds) = 0;
