@@ -154,6 +154,12 @@ TEST(Stages_Batch, exactSizesUntouchedOriginalsReportAndContactSheet) {
         auto j = Journal::load(s->journalPath);
         ASSERT_TRUE(j.ok());
         for (const auto& [rel, m] : inputs) EXPECT_EQ(j->items[rel].state, ItemState::DONE);
+        std::ifstream jf(s->journalPath);
+        std::string line;
+        size_t taskLines = 0;
+        while (std::getline(jf, line))
+            taskLines += line.find("\"type\":\"task\"") != std::string::npos;
+        EXPECT_EQ(taskLines, wantTasks);  // one flushed line after every task
     }
 }
 
