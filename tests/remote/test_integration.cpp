@@ -214,11 +214,11 @@ TEST(Remote_Integration, slowCreatePastTheTimeoutIsNotSentTwice) {
     slow.route = "/v1/images/generations";
     slow.method = "POST";
     slow.count = 1;
-    slow.delay = 700ms;
+    slow.delay = 1200ms;
     ep.faults = {slow};
     auto srv = startServer(ep);
     ClientParams c = clientFor(*srv, "kling");
-    c.transportParams.totalTimeout = 250ms;
+    c.transportParams.totalTimeout = 400ms;
     auto p = createProvider(c);
     GenerateRequest g;
     g.prompt = "slow";
