@@ -308,6 +308,42 @@ TEST(Core_Compose, execute_plan_runs_every_pass_and_reports_errors_with_the_pass
     EXPECT_EQ(executePlan(original, cv::Mat(), *plan, empty).code(), Code::DATA_LOSS);
 }
 
+TEST(Core_Compose, preflight_300px_and_2_5_to_1_edges_compose_exactly) {
+    // Just under 300 px: preflight upscales 450x299 to 451x300 (contentSize given exactly).
+    struct Case {
+        cv::Size src, tgt;
+        PreTransform pre;
+    };
+    PreTransform up;
+    up.scale = 300.0 / 299.0;
+    up.contentSize = {451, 300};
+    // Just over 2.5:1: 760x300 (2.53:1) padded by preflight to 760x304 (2.5:1).
+    PreTransform pad;
+    pad.padTop = 2;
+    pad.padBottom = 2;
+    // Exactly on both edges: nothing to do.
+    const Case cases[] = {
+        {{450, 299}, {900, 600}, up},
+        {{760, 300}, {1520, 900}, pad},
+        {{750, 300}, {1500, 900}, PreTransform()},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(std::to_string(c.src.width) + "x" + std::to_string(c.src.height));
+        PlannerParams prm;
+        prm.pre = c.pre;
+        auto plan = planCanvas(c.src, TargetSpec::exact(c.tgt), Placement::centred(), prm);
+        ASSERT_TRUE(plan.ok()) << plan.status();
+        EXPECT_GE(std::min(plan->workSource.width, plan->workSource.height), 300);
+        EXPECT_LE(double(plan->workSource.width) / plan->workSource.height, 2.5);
+        for (const ExpandPass& e : plan->passes) EXPECT_LE(e.ratios.areaFactor(), 3.0);
+        const cv::Mat original = noise(c.src, CV_8UC3, 31);
+        auto out = runPlan(original, *plan, ComposeParams(), 77, 1);
+        ASSERT_TRUE(out.ok()) << out.status();
+        ASSERT_EQ(out->size(), c.tgt);
+        EXPECT_EQ(countDiff((*out)(plan->sourceRect), original), 0);
+    }
+}
+
 TEST(Core_Compose, property_random_compositions_hit_target_and_keep_original) {
     std::mt19937 rng(4242);
     auto uni = [&](int a, int b) { return std::uniform_int_distribution<int>(a, b)(rng); };
@@ -327,7 +363,15 @@ TEST(Core_Compose, property_random_compositions_hit_target_and_keep_original) {
                      std::to_string(src.height) + " -> " + std::to_string(tgt.width) + "x" +
                      std::to_string(tgt.height) + " feather " + std::to_string(prm.featherPx) +
                      " k " + std::to_string(prm.inwardFeatherPx));
-        auto plan = planCanvas(src, TargetSpec::exact(tgt), pl);
+        PlannerParams pp;
+        if (uni(0, 3) == 0) {  // a preflight that upscaled and padded the first input
+            pp.pre.scale = 1.0 + uni(0, 10) / 10.0;
+            pp.pre.padTop = uni(0, 6);
+            pp.pre.padBottom = uni(0, 6);
+            pp.pre.padLeft = uni(0, 6);
+            pp.pre.padRight = uni(0, 6);
+        }
+        auto plan = planCanvas(src, TargetSpec::exact(tgt), pl, pp);
         ASSERT_TRUE(plan.ok()) << plan.status();
         const cv::Mat original = noise(src, type, 100 + i);
         auto out = runPlan(original, *plan, prm, 1000 + i * 10, uni(-2, 2));

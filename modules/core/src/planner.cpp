@@ -444,7 +444,8 @@ const char* toString(Reach r) noexcept {
 cv::Point placeRect(cv::Size source, cv::Size target, const Placement& placement) {
     if (placement.kind == Placement::Kind::OFFSET) return placement.offset;
     const int dx = target.width - source.width, dy = target.height - source.height;
-    // Floor division so a larger source is centred consistently (extra pixel to the right/bottom).
+    // floor(d/2): a leftover growth pixel goes right/bottom; a leftover crop pixel comes off the
+    // left/top. Same rule for both signs, so centring is consistent.
     auto half = [](int d) { return d >= 0 ? d / 2 : -((-d + 1) / 2); };
     int x = half(dx), y = half(dy);
     switch (placement.gravity) {

@@ -116,7 +116,8 @@ enum class SmallerTarget {
 enum class Reach {
     MULTI_PASS,   ///< several passes, each within the limits (the original stays bit-exact)
     SCALE_TO_FIT  ///< one pass on the source at its own resolution; the result is upscaled to
-                  ///< the target, so the original appears enlarged (Plan::sourceScale > 1)
+                  ///< the target, so the original appears enlarged (Plan::sourceScale > 1);
+                  ///< the placement applies to the enlarged original
 };
 
 /** @brief How preflight changed the first pass's input (croppedSource(), Plan::inputSize): it was
