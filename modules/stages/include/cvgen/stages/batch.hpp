@@ -89,8 +89,22 @@ struct BatchSummary {
  * shared back-off, a crash-safe journal for resume, a JSONL report and a contact sheet.
  *
  * Outputs mirror the input tree under `output`, named by `naming`, written to a temporary name
- * and renamed. An input is never overwritten: the output folder may not be the input folder, and
- * an item whose output path is an input path fails with INVALID_ARGUMENT.
+ * and renamed (temporary files left by a killed run of this host are removed on the next run).
+ *
+ * Resume: every item gets a deterministic external task id ("cvgen-" + FNV-1a of run id,
+ * relative path and operation parameters; pass k of an expand adds "-p<k>"). An item whose
+ * journal has an intent but no outcome is resumed: each task is first collected with
+ * Provider::resume() by its id; only NOT_FOUND (never created) or UNIMPLEMENTED (the offline
+ * engine: nothing was charged) lets it be created. Items done (output present) are skipped;
+ * failed ones are retried only with `retryFailed`. A journal written for other parameters is
+ * refused.
+ *
+ * Retries: RESOURCE_EXHAUSTED rate limits (1302/1303/HTTP 429/Retry-After) close a gate shared
+ * by all workers for the provider's Retry-After (or backoffBase·2^(attempt-1), capped at
+ * backoffMax); UNAVAILABLE, DEADLINE_EXCEEDED and other retryable errors wait per item. Out of
+ * funds (1100-1102), bad keys and invalid requests are not retried. An input is never overwritten:
+ * the output folder may not be the input folder, and an item whose output path is an input path
+ * fails with INVALID_ARGUMENT.
  * @note Touches the network when the provider is remote.
  */
 class BatchRunner {
@@ -106,7 +120,8 @@ public:
          * (output size), {op}. */
         std::string naming = "{stem}_{W}x{H}.{ext}";
         /** @brief Output format by extension ("png", "jpg", "webp", "tif", "bmp"); "" keeps the
-         * input's (GIF becomes PNG). */
+         * input's (GIF becomes PNG). The original's pixels are bit-exact in lossless outputs
+         * (PNG, TIFF, BMP); JPEG/WebP re-encode the whole canvas. */
         std::string outputFormat;
         int jpegQuality = 95;  ///< 1..100
 
@@ -130,7 +145,10 @@ public:
         std::chrono::milliseconds backoffMax{60000};  ///< cap of the exponential back-off
         std::chrono::milliseconds callDeadline{0};    ///< CallOptions::deadline of each call
 
-        std::string journalPath;   ///< "" = <output>/.cvgen-journal.jsonl
+        /** @brief "" = <output>/.cvgen-journal.jsonl, or .cvgen-journal.shard-I-of-N.jsonl for a
+         * shard (shards may share one output folder). A run without `resume` starts a fresh
+         * journal (new run id, so new external task ids). */
+        std::string journalPath;
         bool resume = false;       ///< skip finished items, resume interrupted ones
         bool retryFailed = false;  ///< with resume: also retry items that failed
         bool dryRun = false;       ///< read headers and plan only; write nothing
@@ -140,9 +158,14 @@ public:
          * 0 disables. */
         int earlyStopAfter = 5;
 
-        std::string reportPath;  ///< "" = <output>/report.jsonl
+        /** @brief "" = <output>/report.jsonl (report.shard-I-of-N.jsonl for a shard); "none"
+         * writes no report. One JSON object per item ("type":"item": status, code,
+         * provider_code, message, provider, external_task_id, task_ids, timings_ms, input and
+         * output paths and sizes, attempts, tasks, result_images, warnings), then one
+         * "type":"summary" line. */
+        std::string reportPath;
         bool contactSheet = true;
-        std::string contactSheetDir;  ///< "" = output; files contact_sheet.html / .png
+        std::string contactSheetDir;  ///< "" = output; contact_sheet[.shard-I-of-N].html/.png
 
         /** @brief Set to true from any thread (e.g. a SIGINT handler) to stop starting items
          * and cancel waits; the batch ends with cancelled = true. */
