@@ -1,6 +1,11 @@
 #include "provider_factory.hpp"
 
 #include <array>
+#include <cstdlib>
+
+#ifdef CVGEN_HAVE_REMOTE
+#include "cvgen/remote/client.hpp"
+#endif
 
 namespace cvgen::cli {
 
@@ -25,10 +30,32 @@ Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts) {
     static const std::array<const char*, 4> kRemote = {"kling", "anyapi", "cometapi", "ideogram"};
     bool remote = opts.name.size() > 5 && opts.name.compare(opts.name.size() - 5, 5, ".json") == 0;
     for (const char* r : kRemote) remote = remote || opts.name == r;
-    if (remote)
+    if (remote) {
+#ifdef CVGEN_HAVE_REMOTE
+        // Keys come from the environment only (never argv, so they stay out of `ps` and shell
+        // history). Kling uses a JWT when both access and secret keys are set.
+        auto env = [](const char* n) {
+            const char* v = std::getenv(n);
+            return v ? std::string(v) : std::string();
+        };
+        remote::RemoteParams rp;
+        rp.profile = opts.name;
+        rp.baseUrl = opts.baseUrl;
+        rp.caFile = opts.caFile;
+        if (opts.timeoutSeconds > 0) rp.deadline = opts.timeout();
+        rp.apiKey = env(opts.name == "ideogram" ? "IDEOGRAM_API_KEY" : "CVGEN_API_KEY");
+        if (rp.apiKey.empty()) rp.apiKey = env("CVGEN_API_KEY");
+        rp.accessKey = env("KLING_ACCESS_KEY");
+        rp.secretKey = env("KLING_SECRET_KEY");
+        auto p = remote::createProvider(rp);
+        if (!p.ok()) return p.status();
+        return std::shared_ptr<Provider>(*p);
+#else
         return Status(Code::UNIMPLEMENTED, "provider '" + opts.name +
-                                               "' is not available in this build of the CLI yet; "
-                                               "use --provider local (the offline engine)");
+                                               "' needs the remote module, which this build of "
+                                               "the CLI does not have; use --provider local");
+#endif
+    }
     return invalidArgument("--provider: unknown provider '" + opts.name +
                            "' (expected local, kling, anyapi, cometapi, ideogram or a .json "
                            "profile file)");

@@ -36,9 +36,10 @@ void addProviderOptions(CLI::App* app, ProviderOptions& opts);
 /** @brief Builds the provider named by `opts.name`.
  *
  * "local" (the default) is the offline engine. The remote profiles (kling, anyapi, cometapi,
- * ideogram) and profile files (*.json) answer UNIMPLEMENTED until the remote client is wired in
- * here; any other name is INVALID_ARGUMENT. Keys are read from the environment by the remote
- * branch only, never from argv.
+ * ideogram) and profile files (*.json) build the remote client, with keys from the environment
+ * only (never argv): CVGEN_API_KEY (Bearer), KLING_ACCESS_KEY + KLING_SECRET_KEY (Kling JWT),
+ * IDEOGRAM_API_KEY (Api-Key; falls back to CVGEN_API_KEY). Missing keys are UNAUTHENTICATED, an
+ * unknown profile file NOT_FOUND/INVALID_ARGUMENT; any other name is INVALID_ARGUMENT.
  */
 Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts);
 

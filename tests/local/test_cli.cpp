@@ -134,9 +134,14 @@ TEST_F(Local_Cli, providerSelection) {
     CliRun r = cli("upscale " + path("in.png") + " " + path("u.png") + " --provider nope --json");
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_NE(r.out.find("INVALID_ARGUMENT"), std::string::npos) << r.out;
-    r = cli("upscale " + path("in.png") + " " + path("u.png") + " --provider kling --json");
+    // A remote profile without keys in the environment: a clear UNAUTHENTICATED, nothing sent.
+    ASSERT_EQ(::unsetenv("CVGEN_API_KEY"), 0);
+    ASSERT_EQ(::unsetenv("KLING_ACCESS_KEY"), 0);
+    ASSERT_EQ(::unsetenv("KLING_SECRET_KEY"), 0);
+    r = cli("upscale " + path("in.png") + " " + path("u.png") +
+            " --provider kling --base-url http://127.0.0.1:9 --json");
     EXPECT_EQ(r.exitCode, 1);
-    EXPECT_NE(r.out.find("UNIMPLEMENTED"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("UNAUTHENTICATED"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(path("u.png")));
 }
 
