@@ -109,6 +109,9 @@ TEST(Stages_BatchEmulator, interruptedBatchResumesWithoutSubmittingTwice) {
     EXPECT_EQ(stats["creates_by_external_id"].MemberCount(), wantTasks);
     for (const auto& m : stats["creates_by_external_id"].GetObject())
         EXPECT_EQ(m.value.GetInt64(), 1) << m.name.GetString();
+    // Close the client's keep-alive connections before stopping the server.
+    p.provider.reset();
+    prov = Status(Code::CANCELLED, "released");
     server->stop();
 }
 
