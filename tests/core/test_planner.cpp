@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,8 @@
 
 namespace cvgen {
 namespace {
+
+long g_ratios = 0, g_inexact = 0;  // ratio·side below the margin in double (truncates wrong)
 
 /** Every invariant a plan must satisfy, whatever the inputs. */
 void checkPlan(const Plan& p, const PlannerParams& prm = PlannerParams()) {
@@ -44,6 +47,14 @@ void checkPlan(const Plan& p, const PlannerParams& prm = PlannerParams()) {
         ASSERT_EQ(std::lround(e.ratios.right * cur.width), e.right);
         ASSERT_EQ(std::lround(e.ratios.up * cur.height), e.top);
         ASSERT_EQ(std::lround(e.ratios.down * cur.height), e.bottom);
+        // Truncation-safe (ratio·side ≥ margin in double) except for rare ulp-nudged area cases.
+        for (auto [ratio, px, side] : {std::tuple{e.ratios.left, e.left, cur.width},
+                                       std::tuple{e.ratios.right, e.right, cur.width},
+                                       std::tuple{e.ratios.up, e.top, cur.height},
+                                       std::tuple{e.ratios.down, e.bottom, cur.height}}) {
+            ++g_ratios;
+            if (ratio * side < px) ++g_inexact;
+        }
         ASSERT_LE(double(e.canvas.width) * e.canvas.height,
                   prm.maxArea * double(cur.width) * cur.height);
         cur = e.canvas;
@@ -414,6 +425,9 @@ TEST(Core_Planner, property_random_geometries_respect_limits_and_hit_target) {
     EXPECT_GT(multi, 1000);
     // The tight fallback schedule absorbs pixel rounding: the area lower bound is always met here.
     EXPECT_EQ(extra, 0);
+    EXPECT_LT(g_inexact * 1000, g_ratios)
+        << g_inexact << " of " << g_ratios << " ratios truncate wrong";
+    RecordProperty("inexact_ratios", int(g_inexact));
     RecordProperty("extra_pass_cases", extra);
 }
 

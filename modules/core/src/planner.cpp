@@ -44,11 +44,20 @@ bool passRatios(cv::Size src, const Margins& m, double maxSide, double maxArea,
     const long double area = static_cast<long double>(w + m.left + m.right) *
                              static_cast<long double>(h + m.top + m.bottom);
     if (area > static_cast<long double>(maxArea) * w * h) return false;
+    // The smallest ratio whose product with the side is at least the margin in double arithmetic,
+    // so a provider that truncates ratio·side (a common naive implementation) or rounds it gets
+    // exactly our pixels. (An exact product is not always representable.)
+    auto floorSafeRatio = [](int px, double side) {
+        double q = px / side;
+        for (int i = 0; i < 8 && q * side < px; ++i) q = std::nextafter(q, 4.0);
+        while (px > 0 && std::nextafter(q, 0.0) * side >= px) q = std::nextafter(q, 0.0);
+        return q;
+    };
     ExpansionRatios r;
-    r.left = m.left / w;
-    r.right = m.right / w;
-    r.up = m.top / h;
-    r.down = m.bottom / h;
+    r.left = floorSafeRatio(m.left, w);
+    r.right = floorSafeRatio(m.right, w);
+    r.up = floorSafeRatio(m.top, h);
+    r.down = floorSafeRatio(m.bottom, h);
     for (double v : {r.left, r.right, r.up, r.down})
         if (v > maxSide) return false;
     // The integer rule holds; floating rounding may still put the product an ulp above the limit.
