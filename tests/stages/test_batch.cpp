@@ -477,6 +477,30 @@ TEST(Stages_Batch, upscaleOperation) {
     EXPECT_EQ(decodeImage(*readFileBytes(d.str("out/b/c_x2.png")))->size(), cv::Size(20, 80));
 }
 
+TEST(Stages_Batch, anExceptionFailsTheItemNotTheBatch) {
+    TempDir d;
+    for (int i = 0; i < 3; ++i)
+        writePng(d.path() / "in" / ("i" + std::to_string(i) + ".png"),
+                 noiseImage({40, 30}, CV_8UC3, uint32_t(i)));
+    auto prov = std::make_shared<ScriptedProvider>();
+    prov->onExpand = [](const ExpandRequest& r, int k) -> Result<TaskOutput> {
+        if (r.image.mat.cols == 40 && k == 1) throw std::runtime_error("engine bug");
+        return ScriptedProvider::fill(r, k);
+    };
+    BatchRunner::Params p = baseParams(d);
+    p.provider = prov;
+    p.concurrency = 1;
+    p.target = TargetSpec::exact({60, 30});
+    std::map<std::string, ItemReport> reports;
+    p.onItem = [&](const ItemReport& r) { reports[r.relPath] = r; };
+    Result<BatchSummary> s = BatchRunner::create(p)->run();
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->ok, 2u);
+    EXPECT_EQ(s->failed, 1u);
+    EXPECT_EQ(reports["i1.png"].code, Code::INTERNAL);
+    EXPECT_NE(reports["i1.png"].message.find("engine bug"), std::string::npos);
+}
+
 TEST(Stages_Batch, invalidParamsThrow) {
     BatchRunner::Params p;
     p.input = "a";

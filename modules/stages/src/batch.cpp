@@ -177,6 +177,19 @@ private:
     int free_;
 };
 
+/** Holds n slots for a scope. */
+class SlotGuard {
+public:
+    SlotGuard(SlotPool& pool, int n) : pool_(pool), n_(n) { pool_.acquire(n_); }
+    ~SlotGuard() { pool_.release(n_); }
+    SlotGuard(const SlotGuard&) = delete;
+    SlotGuard& operator=(const SlotGuard&) = delete;
+
+private:
+    SlotPool& pool_;
+    int n_;
+};
+
 /** What the provider said during one item (filled by GatedProvider). */
 struct ItemContext {
     std::mutex mu;
@@ -422,6 +435,24 @@ private:
     std::string outputExt(const std::string& relPath) const;
     cv::Ptr<Pipeline> pipelineFor(std::shared_ptr<Provider> provider) const;
     Outcome processItem(const Work& w);
+    /** Runs `fn`; an exception (a library bug or an engine limit surfacing as cv::Exception)
+     * fails this item as INTERNAL instead of terminating the whole batch from a worker. */
+    template <typename Fn>
+    Outcome guarded(const InputItem& item, Fn&& fn) {
+        try {
+            return fn();
+        } catch (const std::exception& e) {
+            Outcome o;
+            o.report.input = item.path;
+            o.report.relPath = item.relPath;
+            o.report.provider = provider_->name();
+            o.report.status = ItemStatus::FAILED;
+            o.report.code = Code::INTERNAL;
+            o.report.message = std::string("unexpected exception: ") + e.what();
+            if (journal_) (void)journal_->failed(item.relPath, internalError(o.report.message), {});
+            return o;
+        }
+    }
     ItemReport planItem(const InputItem& in);
     void finish(Outcome&& o);
 
@@ -597,9 +628,10 @@ BatchRunnerImpl::Outcome BatchRunnerImpl::processItem(const Work& w) {
         // An intent without an outcome, or an earlier attempt, may have created tasks: collect
         // them instead of creating them again.
         frame.meta.resumeTasks = attempt > 1 || w.prev.state != ItemState::NONE;
-        slots_->acquire(slotsPerTask_);
-        result = pipelineFor(gated)->run(std::move(frame));
-        slots_->release(slotsPerTask_);
+        {
+            SlotGuard held(*slots_, slotsPerTask_);  // released even when a stage throws
+            result = pipelineFor(gated)->run(std::move(frame));
+        }
         {
             std::lock_guard<std::mutex> lock(ctx->mu);
             r.taskIds.insert(r.taskIds.end(), ctx->taskIds.begin(), ctx->taskIds.end());
@@ -793,8 +825,11 @@ Result<BatchSummary> BatchRunnerImpl::run() {
 
     if (p_.dryRun) {
         for (const auto& it : items) {
-            Outcome o;
-            o.report = planItem(it);
+            Outcome o = guarded(it, [&] {
+                Outcome planned;
+                planned.report = planItem(it);
+                return planned;
+            });
             finish(std::move(o));
         }
         summary_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -921,7 +956,7 @@ Result<BatchSummary> BatchRunnerImpl::run() {
                 std::lock_guard<std::mutex> lock(mu_);
                 ++progress_.inFlight;
             }
-            Outcome o = processItem(work[i]);
+            Outcome o = guarded(work[i].item, [&] { return processItem(work[i]); });
             {
                 std::lock_guard<std::mutex> lock(mu_);
                 --progress_.inFlight;
