@@ -2,6 +2,10 @@
 // printed. Each output is exactly its target size and holds the original's pixels untouched
 // where the plan put them (checked here, bit for bit).
 //
+// The offline engine runs here with the remote providers' per-call limits (each side ratio ≤ 2,
+// area factor ≤ 3), so it rehearses exactly the passes a remote provider would get. Left to its
+// own rule it reaches any target in one pass.
+//
 // Usage: sample_target_size_outpaint [IMAGE] [OUTPUT_DIR]
 //   IMAGE       the photo (default: samples/data/coffee.png)
 //   OUTPUT_DIR  one PNG per target, named target_<k>_<W>x<H>_<anchor>.png
@@ -17,6 +21,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "cvgen/core.hpp"
+#include "cvgen/local.hpp"
 #include "cvgen/stages.hpp"
 
 namespace fs = std::filesystem;
@@ -52,6 +57,11 @@ int main(int argc, char** argv) {
     fs::create_directories(outputDir, ec);
     std::printf("source %s: %dx%d\n", imagePath.c_str(), image.cols, image.rows);
 
+    // Rehearse a remote provider offline: the engine accepts, and reports, Kling's limits.
+    cvgen::local::LocalProvider::Params engine;
+    engine.enforceExpandLimits = true;
+    const std::shared_ptr<cvgen::Provider> provider = cvgen::local::LocalProvider::create(engine);
+
     int failed = 0, k = 0;
     for (const Job& job : kJobs) {
         ++k;
@@ -63,7 +73,7 @@ int main(int argc, char** argv) {
             continue;
         }
         // The plan: exact pixel margins and the passes that stay within one call's limits
-        // (each side ratio ≤ 2, area factor ≤ 3 — Kling's rules, the default).
+        // (PlannerParams' defaults: each side ratio ≤ 2, area factor ≤ 3 — Kling's rules).
         cvgen::Result<cvgen::Plan> plan = cvgen::planCanvas(image.size(), *target, *placement);
         if (!plan.ok()) {
             std::cerr << job.target << ": " << plan.status() << "\n";
@@ -86,13 +96,19 @@ int main(int argc, char** argv) {
                 pass.areaBound ? "  [area-bound]" : "");
         }
 
-        // The one-shot function plans the same way and runs the passes on the offline engine.
-        cvgen::Result<cv::Mat> out = cvgen::stages::expandToTarget(image, plan->target, *placement);
-        if (!out.ok()) {
-            std::cerr << job.target << ": " << out.status() << "\n";
+        // The stage plans the same way and runs one provider call per pass.
+        cvgen::stages::ExpandToTarget::Params params;
+        params.target = *target;
+        params.placement = *placement;
+        params.provider = provider;
+        cvgen::Result<cvgen::stages::Frame> frame =
+            cvgen::stages::ExpandToTarget::create(params)->process(cvgen::stages::Frame(image));
+        if (!frame.ok()) {
+            std::cerr << job.target << ": " << frame.status() << "\n";
             ++failed;
             continue;
         }
+        const cv::Mat* out = &frame->image;
         const bool sized = out->size() == plan->target;
         const bool intact = sized && cv::norm((*out)(plan->sourceRect), image, cv::NORM_INF) == 0.0;
         std::string anchorName = job.anchor;
@@ -104,6 +120,7 @@ int main(int argc, char** argv) {
         const bool written = cv::imwrite(dst.string(), *out);
         std::printf("    -> %s: %dx%d, original untouched: %s\n", dst.string().c_str(), out->cols,
                     out->rows, intact ? "yes" : "NO");
+        for (const std::string& t : frame->meta.transforms) std::printf("    ran: %s\n", t.c_str());
         if (!sized || !intact || !written) ++failed;
     }
     std::printf("\n%d of %zu targets done\n", k - failed, sizeof(kJobs) / sizeof(kJobs[0]));
