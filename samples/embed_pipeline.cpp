@@ -33,9 +33,9 @@ cv::Rect findRegionOfInterest(const cv::Mat& bgr) {
     cv::Mat gray, edges;
     cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
     cv::GaussianBlur(gray, gray, cv::Size(5, 5), 0);
-    cv::Canny(gray, edges, 50, 150);
+    cv::Canny(gray, edges, 100, 200);
     cv::morphologyEx(edges, edges, cv::MORPH_CLOSE,
-                     cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(15, 15)));
+                     cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(9, 9)));
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(edges, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     const cv::Rect whole(0, 0, bgr.cols, bgr.rows);
