@@ -83,15 +83,14 @@ int runExpand(const ExpandArgs& a) {
 
     ProviderOptions po = a.provider;
     po.local.mode = *mode;
-    if (po.name == "local") {
-        // The offline engine has no side/area limit: one pass looks better than a chain of
-        // passes, each of which would blur the previous fill again.
-        po.local.enforceExpandLimits = false;
-        pp.maxSideRatio = 10000;
-        pp.maxArea = 1e8;
-    }
     auto provider = makeProvider(po);
     if (!provider.ok()) return reportError(cmd, provider.status(), a.json);
+    // Plan within what the provider accepts in one call: remote providers side 2 / area 3 (several
+    // passes for a far target), the offline engine effectively unlimited (one pass, no chain of
+    // passes each re-blurring the previous fill).
+    const cvgen::ExpandLimits limits = provider.value()->expandLimits();
+    pp.maxSideRatio = limits.maxSideRatio;
+    pp.maxArea = limits.maxArea;
     auto original = readImageFile(a.input);
     if (!original.ok()) return reportError(cmd, original.status(), a.json);
     const cv::Mat& src = original.value();

@@ -102,7 +102,9 @@ TEST(Local_Provider, expandFromEncodedBytesAndNResults) {
 }
 
 TEST(Local_Provider, errorsHaveSpecificCodes) {
-    auto prov = LocalProvider::create();
+    LocalProvider::Params strict;  // the ratio and area cases need the remote limits enforced
+    strict.enforceExpandLimits = true;
+    auto prov = LocalProvider::create(strict);
     const cv::Mat src = photo();
     struct Case {
         const char* what;
@@ -161,8 +163,11 @@ TEST(Local_Provider, relaxedLimitsReachAFarTargetInOnePass) {
     ASSERT_TRUE(res.ok()) << res.status();
     EXPECT_EQ(res->images[0].image.size(), cv::Size(440, 210));
     EXPECT_EQ(cv::norm(res->images[0].image(cv::Rect(200, 90, 40, 30)), src, cv::NORM_INF), 0.0);
-    // The same request is refused with the default (remote) limits.
-    EXPECT_EQ(LocalProvider::create()->expand(expandRequest(src, 3, 3, 5, 5)).code(),
+    // The default is the relaxed rule too; with enforceExpandLimits the remote limits apply.
+    EXPECT_TRUE(LocalProvider::create()->expand(expandRequest(src, 3, 3, 5, 5)).ok());
+    LocalProvider::Params strict;
+    strict.enforceExpandLimits = true;
+    EXPECT_EQ(LocalProvider::create(strict)->expand(expandRequest(src, 3, 3, 5, 5)).code(),
               Code::INVALID_ARGUMENT);
     // Still validated: negative or absurd ratios, n, and a canvas beyond the engine's cap.
     EXPECT_EQ(prov->expand(expandRequest(src, -1, 0, 0, 0)).code(), Code::INVALID_ARGUMENT);
@@ -171,6 +176,29 @@ TEST(Local_Provider, relaxedLimitsReachAFarTargetInOnePass) {
     auto r = expandRequest(src, 1, 0, 0, 0);
     r.task.n = 0;
     EXPECT_EQ(prov->expand(r).code(), Code::INVALID_ARGUMENT);
+}
+
+TEST(Local_Provider, expandLimitsFollowEnforceExpandLimits) {
+    // Default: the engine's own rule, so planners make one pass for it.
+    const cvgen::ExpandLimits relaxed = LocalProvider::create()->expandLimits();
+    EXPECT_EQ(relaxed.maxSideRatio, cvgen::local::kMaxLocalExpandRatio);
+    EXPECT_GE(relaxed.maxArea, 1e9);
+    EXPECT_FALSE(LocalProvider::create()->params().enforceExpandLimits);
+    // Enforcing: exactly the remote (Kling) limits, which expand() then checks.
+    LocalProvider::Params strict;
+    strict.enforceExpandLimits = true;
+    const cvgen::ExpandLimits kling = LocalProvider::create(strict)->expandLimits();
+    EXPECT_EQ(kling.maxSideRatio, 2.0);
+    EXPECT_EQ(kling.maxArea, 3.0);
+    // Through the base interface (what stages and the CLI see).
+    std::shared_ptr<cvgen::Provider> base = LocalProvider::create(strict);
+    EXPECT_EQ(base->expandLimits().maxArea, 3.0);
+    // Every ratio the relaxed limits advertise is accepted by expand().
+    const cv::Mat src = photo({4, 3});
+    auto far = expandRequest(src, 0, 0, relaxed.maxSideRatio, 0);  // 4 -> 40004 px wide
+    auto res = LocalProvider::create()->expand(far);
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->images[0].image.size(), cv::Size(40004, 3));
 }
 
 TEST(Local_Provider, cancelledBeforeWork) {

@@ -66,6 +66,14 @@ public:
     std::string name() const override { return "local"; }
     Params params() const override { return params_; }
 
+    ExpandLimits expandLimits() const override {
+        if (params_.enforceExpandLimits) return ExpandLimits();
+        ExpandLimits l;
+        l.maxSideRatio = kMaxLocalExpandRatio;
+        l.maxArea = 1e9;  // above (1 + 2·kMaxLocalExpandRatio)²: never the binding limit
+        return l;
+    }
+
     Result<TaskOutput> expand(const ExpandRequest& req, const CallOptions& opt) override {
         const auto t0 = Clock::now();
         if (params_.enforceExpandLimits) {
@@ -79,7 +87,7 @@ public:
                                                             {"left", req.ratios.left},
                                                             {"right", req.ratios.right}};
             for (const auto& [field, v] : sides)
-                if (!std::isfinite(v) || v < 0 || v > 10000)
+                if (!std::isfinite(v) || v < 0 || v > kMaxLocalExpandRatio)
                     return invalidArgument(std::string("expansion ratios: ") + field +
                                            " must be in [0,10000], got " + std::to_string(v));
         }

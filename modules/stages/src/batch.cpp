@@ -216,6 +216,7 @@ public:
           onTask_(std::move(onTask)) {}
 
     std::string name() const override { return inner_->name(); }
+    ExpandLimits expandLimits() const override { return inner_->expandLimits(); }
     Result<TaskOutput> expand(const ExpandRequest& r, const CallOptions& o) override {
         return call(o, false, r.task.externalTaskId,
                     [&](const CallOptions& c) { return inner_->expand(r, c); });
@@ -548,7 +549,8 @@ ItemReport BatchRunnerImpl::planItem(const InputItem& in) {
     if (!hdr.ok()) return fail(hdr.status());
     r.inputSize = cv::Size(hdr->displayWidth(), hdr->displayHeight());
     if (p_.op == BatchOp::EXPAND) {
-        Result<Plan> plan = planCanvas(r.inputSize, p_.target, p_.placement, p_.planner);
+        Result<Plan> plan = planCanvas(r.inputSize, p_.target, p_.placement,
+                                       withProviderLimits(p_.planner, *provider_));
         if (!plan.ok()) return fail(plan.status());
         r.outputSize = plan->target;
         r.tasks = int(plan->passes.size());

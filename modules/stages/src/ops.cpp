@@ -67,12 +67,14 @@ class ExpandToTargetImpl final : public ExpandToTarget {
 public:
     explicit ExpandToTargetImpl(Params p) : p_(std::move(p)) {
         p_.provider = orDefault(p_.provider);
+        planner_ =
+            p_.limitsFromProvider ? withProviderLimits(p_.planner, *p_.provider) : p_.planner;
     }
     std::string name() const override { return "expand-to-target"; }
 
     Result<Frame> process(Frame f) const override {
         if (f.image.empty()) return invalidArgument("the frame has no image");
-        Result<Plan> planned = planCanvas(f.image.size(), p_.target, p_.placement, p_.planner);
+        Result<Plan> planned = planCanvas(f.image.size(), p_.target, p_.placement, planner_);
         if (!planned.ok()) return planned.status();
         cv::Mat current;
         if (p_.preflight && !planned->passes.empty()) {
@@ -83,7 +85,7 @@ public:
                 conform(croppedSource(f.image, *planned), p_.limits, policy);
             if (!prep.ok()) return prep.status().withContext("preflight");
             const GeometricTransform& gt = prep->transform;
-            PlannerParams pp = p_.planner;
+            PlannerParams pp = planner_;
             pp.pre.scale = gt.scale;
             pp.pre.contentSize = gt.scaledSize;
             pp.pre.padTop = gt.padTop;
@@ -108,38 +110,32 @@ public:
             current = scaled;
         }
         const int passes = int(plan.passes.size());
-        for (int k = 0; k < passes; ++k) {
-            const ExpandPass& pass = plan.passes[size_t(k)];
-            const std::string where =
-                "pass " + std::to_string(k + 1) + "/" + std::to_string(passes);
-            if (current.size() != pass.source) {
-                cv::Mat fixed;
-                cv::resize(current, fixed, pass.source, 0, 0, cv::INTER_LINEAR);
-                current = fixed;
-            }
+        FrameMeta& meta = f.meta;
+        // One provider call per pass, resume-first by the pass's key; core's executePlan pastes
+        // each pass's input back bit-exact (the seam feathered in the generated ring only), so
+        // the next pass and the final composition build on exact pixels.
+        const ExpandFn expandPass = [&](const cv::Mat& input, const ExpandPass& pass,
+                                        int k) -> Result<cv::Mat> {
             ExpandRequest req;
-            req.image = ImageSource::fromMat(current);
+            req.image = ImageSource::fromMat(input);
             req.ratios = pass.ratios;
             req.prompt = p_.prompt;
-            req.task.externalTaskId = keyFor(f.meta, "-p" + std::to_string(k + 1));
+            req.task.externalTaskId = keyFor(meta, "-p" + std::to_string(k + 1));
             Result<TaskOutput> out =
-                createOrResume(*p_.provider, Operation::EXPAND, f.meta, req.task.externalTaskId,
+                createOrResume(*p_.provider, Operation::EXPAND, meta, req.task.externalTaskId,
                                p_.call, [&] { return p_.provider->expand(req, p_.call); });
-            if (!out.ok()) return out.status().withContext(where);
-            noteTask(f.meta, *out);
-            Result<cv::Mat> img = firstImage(*out, where);
+            if (!out.ok()) return out.status();
+            noteTask(meta, *out);
+            Result<cv::Mat> img = firstImage(*out, "expand");
             if (!img.ok()) return img.status();
             if (img->size() != pass.canvas)
-                f.meta.warnings.push_back(where + ": the provider returned " +
-                                          sizeText(img->size()) + ", mapped onto the planned " +
-                                          sizeText(pass.canvas));
-            // Each pass's input goes back bit-exact, so the next pass (and the final paste)
-            // builds on exact pixels; the seam is feathered in the generated ring only.
-            Result<cv::Mat> composed = composePass(current, *img, pass, p_.compose);
-            if (!composed.ok()) return composed.status().withContext(where);
-            current = std::move(composed).value();
-        }
-        Result<cv::Mat> composed = compose(f.image, current, plan, p_.compose);
+                meta.warnings.push_back("expand pass " + std::to_string(k + 1) + "/" +
+                                        std::to_string(passes) + ": the provider returned " +
+                                        sizeText(img->size()) + ", mapped onto the planned " +
+                                        sizeText(pass.canvas));
+            return img;
+        };
+        Result<cv::Mat> composed = executePlan(f.image, current, plan, expandPass, p_.compose);
         if (!composed.ok()) return composed.status();
         cv::Mat out = std::move(composed).value();
         std::ostringstream t;
@@ -153,6 +149,7 @@ public:
 
 private:
     Params p_;
+    PlannerParams planner_;  ///< p_.planner with the limits it plans with
 };
 
 class PreflightStageImpl final : public PreflightStage {
@@ -294,6 +291,13 @@ private:
 };
 
 }  // namespace
+
+PlannerParams withProviderLimits(PlannerParams planner, const Provider& provider) {
+    const ExpandLimits l = provider.expandLimits();
+    planner.maxSideRatio = l.maxSideRatio;
+    planner.maxArea = l.maxArea;
+    return planner;
+}
 
 std::shared_ptr<Provider> defaultProvider() {
 #if defined(CVGEN_STAGES_HAVE_LOCAL)

@@ -195,6 +195,18 @@ struct CallOptions {
     std::shared_ptr<std::atomic<bool>> cancel;
 };
 
+/** @brief Geometric limits of ONE expand call of a provider: each side's expansion ratio at most
+ * `maxSideRatio`, and the area factor (1+left+right)·(1+up+down) at most `maxArea`.
+ *
+ * The defaults are Kling's documented limits (2 and 3), which every remote provider shares.
+ * Planners (cvgen::PlannerParams::maxSideRatio / maxArea) take these to decide how many passes
+ * a target needs; a provider without such limits (the offline engine) reports large values so a
+ * target is reached in one pass. */
+struct ExpandLimits {
+    double maxSideRatio = 2.0;  ///< per-side ratio limit of one call (> 0)
+    double maxArea = 3.0;       ///< area-factor limit of one call (> 1)
+};
+
 /** @brief One interface over the offline engine and every remote provider, so a pipeline
  * switches provider by changing one parameter.
  *
@@ -227,6 +239,14 @@ public:
         (void)opt;
         return Status(Code::UNIMPLEMENTED, name() + " has no remote tasks to resume");
     }
+
+    /** @brief The limits one expand() call accepts; plan passes within them.
+     *
+     * Default: Kling's documented limits (ExpandLimits{} = side ratio 2, area factor 3), right
+     * for every remote provider. A provider that accepts more (the offline engine) overrides it,
+     * so planners make fewer, larger passes for it.
+     */
+    virtual ExpandLimits expandLimits() const { return {}; }
 };
 
 }  // namespace cvgen

@@ -10,21 +10,28 @@
 
 namespace cvgen::local {
 
+/** @brief Largest per-side expansion ratio the offline engine accepts (its own rule). */
+constexpr double kMaxLocalExpandRatio = 10000.0;
+
 /** @brief Options of LocalProvider, fixed at creation (also spelled LocalProvider::Params). */
 struct LocalProviderParams {
     ExpandMode mode = ExpandMode::BLUR;  ///< fill used by expand()
     bool sharpenUpscale = false;         ///< mild unsharp mask after Lanczos in upscale()
     uint64_t seed = 0;                   ///< base seed of generate()/omni()
-    /** @brief true: expand() enforces the remote providers' limits (each ratio ≤ 2, area factor
-     * ≤ 3) like every provider, so a request valid here is valid everywhere. false: the offline
-     * engine's own rule only (each ratio finite, in [0, 10000]; canvas ≤ 65535 px a side, 2^29 px
-     * in area), so a planner with relaxed limits can reach a target in ONE pass, which looks
-     * better than chaining passes (each pass would blur the previous fill again). */
-    bool enforceExpandLimits = true;
+    /** @brief false (default): the offline engine's own rule only (each ratio finite, in
+     * [0, kMaxLocalExpandRatio]; canvas ≤ 65535 px a side, 2^29 px in area), and expandLimits()
+     * says so, so planners reach a target in ONE pass, which looks better than chaining passes
+     * (each pass would blur the previous fill again: nested frames). true: expand() enforces the
+     * remote providers' limits (each ratio ≤ 2, area factor ≤ 3) and expandLimits() reports
+     * them, so a request valid here is valid everywhere (to rehearse a remote plan offline). */
+    bool enforceExpandLimits = false;
 };
 
 /** @brief The offline engine behind the common cvgen::Provider interface: the default provider.
  *
+ * - expandLimits(): Kling's limits (ExpandLimits{}) with Params::enforceExpandLimits, otherwise
+ *   the engine's own (side ratio kMaxLocalExpandRatio, area factor 1e9: effectively unlimited,
+ *   the canvas size cap is what binds), so a planner makes one pass.
  * - expand(): decodes the image (a Mat, or encoded bytes through cvgen::decodeImage: unknown or
  *   oversized INVALID_ARGUMENT, truncated DATA_LOSS; URLs are INVALID_ARGUMENT), turns the ratios
  *   into margins with marginsFromRatios() and fills them with expandCanvas() in Params::mode. The

@@ -128,8 +128,8 @@ public:
         BatchOp op = BatchOp::EXPAND;
         TargetSpec target = TargetSpec::exact(cv::Size(1920, 1080));  ///< EXPAND
         Placement placement;                                          ///< EXPAND
-        PlannerParams planner;                                        ///< EXPAND
-        double scale = 2.0;                                           ///< UPSCALE
+        PlannerParams planner;  ///< EXPAND (limits: the provider's expandLimits())
+        double scale = 2.0;     ///< UPSCALE
         std::string prompt;     ///< optional prompt passed to the provider
         int imagesPerTask = 1;  ///< n result images asked per task (1..9); the first is written
 

@@ -20,8 +20,16 @@ namespace cvgen::stages {
  * every stage uses when none is given. */
 std::shared_ptr<Provider> defaultProvider();
 
+/** @brief `planner` with its per-pass limits (maxSideRatio, maxArea) set to what `provider`
+ * accepts in one expand call (Provider::expandLimits()); everything else unchanged. */
+PlannerParams withProviderLimits(PlannerParams planner, const Provider& provider);
+
 /** @brief Expand to a target canvas: planner → provider (one call per pass; each pass feeds the
  * previous canvas to the provider) → composition.
+ *
+ * Passes are planned within the provider's own limits (Provider::expandLimits(), see
+ * Params::limitsFromProvider): a remote provider gets several passes of at most ratio 2 / area
+ * 3 each when the target is far; the offline engine reaches any target in one pass.
  *
  * The output is exactly the target size; each pass's result is mapped onto its planned canvas
  * with the pass input pasted back bit-exact (cvgen::composePass), and the final canvas is
@@ -40,6 +48,10 @@ public:
         TargetSpec target = TargetSpec::exact(cv::Size(1920, 1080));
         Placement placement;
         PlannerParams planner;
+        /** @brief true: the planner's per-pass limits (PlannerParams::maxSideRatio / maxArea)
+         * are the provider's Provider::expandLimits() (remote: side 2, area 3; the offline engine:
+         * effectively unlimited, so one pass). false: `planner`'s limits as given. */
+        bool limitsFromProvider = true;
         std::shared_ptr<Provider> provider;  ///< null = defaultProvider()
         std::string prompt;
         CallOptions call;
