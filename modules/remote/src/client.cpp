@@ -616,9 +616,13 @@ private:
                 }
                 // Certainly not created: safe to send again.
                 wasAmbiguous = true;
-            } else if (wasAmbiguous && st.providerCode() == 1201 && canLookup) {
-                // "external_task_id already exists" after a lookup said not found: the earlier
-                // create was still being processed. Adopt that task rather than fail.
+            } else if (st.providerCode() == 1201 && canLookup && !ext.empty() &&
+                       (wasAmbiguous ||
+                        st.message().find("external_task_id") != std::string::npos)) {
+                // "external_task_id already exists": either an earlier create was still being
+                // processed when a lookup said not found, or libcurl silently re-sent a create
+                // whose reused keep-alive connection died without an answer (it does that for
+                // any method). Our external id is the idempotency key: adopt that task.
                 auto found = lookup(path, ext, dl, cancel, requestId);
                 if (found.ok()) return found;
                 return st;
