@@ -1,10 +1,14 @@
 // docs/CLI.md is the `--help` of every subcommand, verbatim: this test fails when a flag or a help
-// text changes without `bash scripts/update_cli_docs.sh`, or when a subcommand is missing.
+// text changes without `bash scripts/update_cli_docs.sh`, or when a subcommand is missing. And the
+// README stays honest: every `cvgen <sub> --flag` it shows exists, its pictures exist and are
+// small.
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -99,6 +103,103 @@ TEST(Stages_CliReference, docsCliMdMatchesEveryHelpOutput) {
             << "docs/CLI.md is out of date: run bash scripts/update_cli_docs.sh";
     }
     EXPECT_EQ(sections.size(), expected.size()) << "docs/CLI.md documents a removed subcommand";
+}
+
+std::string readFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Every command line the README shows: code-block lines (joined across trailing backslashes) and
+// inline `code` spans, from the word "cvgen" on.
+std::vector<std::string> readmeCommandLines(const std::string& readme) {
+    std::vector<std::string> out;
+    std::istringstream in(readme);
+    std::string line, joined;
+    bool block = false;
+    auto take = [&](const std::string& text) {
+        for (size_t at = text.find("cvgen "); at != std::string::npos;
+             at = text.find("cvgen ", at + 1)) {
+            if (at > 0 && text[at - 1] != ' ' && text[at - 1] != '`' && text[at - 1] != '"' &&
+                text[at - 1] != '(')
+                continue;
+            out.push_back(text.substr(at));
+            break;
+        }
+    };
+    while (std::getline(in, line)) {
+        if (line.rfind("```", 0) == 0) {
+            block = !block;
+            continue;
+        }
+        if (block) {
+            if (!line.empty() && line.back() == '\\') {
+                joined += line.substr(0, line.size() - 1);
+                continue;
+            }
+            take(joined + line);
+            joined.clear();
+        } else {
+            for (size_t a = line.find('`'); a != std::string::npos; a = line.find('`', a + 1)) {
+                const size_t b = line.find('`', a + 1);
+                if (b == std::string::npos) break;
+                take(line.substr(a + 1, b - a - 1));
+                a = b;
+            }
+        }
+    }
+    return out;
+}
+
+TEST(Stages_CliReference, readmeShowsOnlySubcommandsAndFlagsThatExist) {
+    if (std::string(CVGEN_CLI_PATH).empty()) GTEST_SKIP() << "cvgen CLI not built";
+    const std::string readme = readFile(std::string(CVGEN_SOURCE_DIR) + "/README.md");
+    ASSERT_FALSE(readme.empty());
+    const auto subs = subcommands(cliHelp("").second);
+    const std::set<std::string> known(subs.begin(), subs.end());
+    std::map<std::string, std::string> helps;
+    int checked = 0;
+    for (const std::string& cmd : readmeCommandLines(readme)) {
+        SCOPED_TRACE(cmd);
+        std::istringstream words(cmd);
+        std::string cvgen, sub, w;
+        words >> cvgen >> sub;
+        if (!known.count(sub)) continue;  // prose such as "cvgen expand | plan | …"
+        if (!helps.count(sub)) helps[sub] = cliHelp(sub).second;
+        while (words >> w) {
+            if (w.rfind("--", 0) != 0 || w.size() < 3) continue;
+            std::string flag = w.substr(0, w.find_first_of("=`\"'),;"));
+            EXPECT_NE(helps[sub].find(flag), std::string::npos)
+                << "README shows `cvgen " << sub << " " << flag << "`, which does not exist";
+            ++checked;
+        }
+    }
+    EXPECT_GE(checked, 20);  // the README does show many flags
+}
+
+TEST(Stages_CliReference, readmeHasTheTwoCommandsFirstAndSmallPictures) {
+    const std::string readme = readFile(std::string(CVGEN_SOURCE_DIR) + "/README.md");
+    const size_t firstScreen = 1500;  // characters: about 25 lines
+    EXPECT_LT(readme.find("bash scripts/demo.sh"), firstScreen);
+    EXPECT_LT(readme.find("bash scripts/test.sh"), firstScreen);
+    int pictures = 0;
+    for (size_t at = readme.find("](docs/images/"); at != std::string::npos;
+         at = readme.find("](docs/images/", at + 1)) {
+        const size_t end = readme.find(')', at);
+        const std::string rel = readme.substr(at + 2, end - at - 2);
+        SCOPED_TRACE(rel);
+        const std::string path = std::string(CVGEN_SOURCE_DIR) + "/" + rel;
+        ASSERT_TRUE(std::filesystem::exists(path));
+        const std::string bytes = readFile(path);
+        EXPECT_LE(bytes.size(), 60u * 1024u);
+        ASSERT_GE(bytes.size(), 3u);
+        EXPECT_EQ(bytes.substr(0, 3), std::string("\xFF\xD8\xFF"));  // JPEG
+        ++pictures;
+    }
+    EXPECT_GE(pictures, 4);
+    EXPECT_LE(pictures, 8);
 }
 
 }  // namespace
