@@ -36,12 +36,16 @@ function(cvgen_define_module name)
     install(DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}/include/" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
 
-# cvgen_module_tests(<name> [DEPS ...]): one test binary per module from tests/<name>/test_*.cpp.
+# cvgen_module_tests(<name> [NO_MODULE] [DEPS ...]): one test binary per module from
+# tests/<name>/test_*.cpp. NO_MODULE: <name> is not a module (cross-module tests), link DEPS only.
 function(cvgen_module_tests name)
-    cmake_parse_arguments(T "" "" "DEPS" ${ARGN})
+    cmake_parse_arguments(T "NO_MODULE" "" "DEPS" ${ARGN})
     file(GLOB srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/${name}/test_*.cpp")
     add_executable(test_${name} ${srcs})
-    target_link_libraries(test_${name} PRIVATE cvgen::${name} ${T_DEPS} GTest::gtest GTest::gmock
+    if(NOT T_NO_MODULE)
+        target_link_libraries(test_${name} PRIVATE cvgen::${name})
+    endif()
+    target_link_libraries(test_${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock
                           GTest::gtest_main Threads::Threads)
     target_include_directories(test_${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
     target_compile_definitions(test_${name} PRIVATE
