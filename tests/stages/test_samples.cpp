@@ -3,6 +3,7 @@
 // originals' pixels bit-exact where the plan put them, the report, the emulator's routes).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,29 +40,40 @@ std::string samplePath(const std::string& name) {
 }
 
 // Runs a sample from the source tree's root (where its defaults point), with demo keys in the
-// environment so a developer's real keys never reach a test.
+// environment so a developer's real keys never reach a test. Everything the child needs is
+// prepared before fork(): between fork and exec it only makes async-signal-safe calls (the
+// emulator's threads may hold locks, e.g. malloc's, at the moment of the fork).
 RunResult runSample(const std::string& name, const std::vector<std::string>& args,
                     const TempDir& dir) {
     const std::string log = dir.str("sample.log");
     std::vector<std::string> all = {samplePath(name)};
     all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = {"CVGEN_API_KEY=demo-key", "KLING_ACCESS_KEY=demo-access",
+                                    "KLING_SECRET_KEY=demo-secret", "IDEOGRAM_API_KEY=demo-key"};
+    for (char** e = environ; *e; ++e) {
+        const std::string kv = *e;
+        const std::string key = kv.substr(0, kv.find('='));
+        if (key != "CVGEN_API_KEY" && key != "KLING_ACCESS_KEY" && key != "KLING_SECRET_KEY" &&
+            key != "IDEOGRAM_API_KEY")
+            env.push_back(kv);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return {};
     const pid_t pid = ::fork();
     if (pid == 0) {
-        FILE* f = std::fopen(log.c_str(), "w");
-        if (f) {
-            ::dup2(fileno(f), 1);
-            ::dup2(fileno(f), 2);
-        }
+        ::dup2(fd, 1);  // dup2 clears O_CLOEXEC on the copies
+        ::dup2(fd, 2);
         if (::chdir(CVGEN_SOURCE_DIR) != 0) ::_exit(126);
-        ::setenv("CVGEN_API_KEY", "demo-key", 1);
-        ::setenv("KLING_ACCESS_KEY", "demo-access", 1);
-        ::setenv("KLING_SECRET_KEY", "demo-secret", 1);
-        std::vector<char*> argv;
-        for (auto& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
+        ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
+    ::close(fd);
     RunResult r;
     int status = 0;
     ::waitpid(pid, &status, 0);
