@@ -72,7 +72,7 @@ col2() {
         awk -v re="$2" '$1 ~ re { print $2; exit }' || true
 }
 # a Google Benchmark run's median (with repetitions) or its only figure (without)
-med() { col2 "$1" "^$2/(repeats:[0-9]+/)?real_time(_median)?\$"; }
+med() { col2 "$1" "^$2/(iterations:[0-9]+/)?(repeats:[0-9]+/)?real_time(_median)?\$"; }
 # value of key=value on the RESULT line starting with $2
 res() { grep -m1 "^RESULT $2 " "$L/$1.txt" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$3=//p" || true; }
 
