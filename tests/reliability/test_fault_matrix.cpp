@@ -96,7 +96,7 @@ TEST_P(Reliability_FaultMatrix, batchFinishesWithTypedErrorsAndOneCreatePerId) {
     p.output = out.str("out");
     p.target = TargetSpec::exact(kTarget);
     p.provider = *prov;
-    p.concurrency = 25;
+    p.concurrency = 40;
     p.retries = 2;
     p.backoffBase = std::chrono::milliseconds(50);
     p.backoffMax = std::chrono::milliseconds(1000);
