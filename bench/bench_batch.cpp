@@ -18,6 +18,7 @@
 //                    [--repeat=1] [--cvgen=PATH]
 // PATH defaults to ../apps/cvgen/cvgen next to this executable (the build tree layout).
 // Prints "RESULT key=value …" lines for scripts/bench.sh.
+// BENCH_BATCH_DEBUG=1 prints every item's size, attempts and step timings to stderr.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
