@@ -44,6 +44,18 @@ TEST(Stages_ContactSheet, htmlAndMontageWithFailuresAndLimits) {
     // 2 pairs per row, 2 rows: width = 2·(2·80 + 3·8) + 8, height = 2·(45 + 36 + 16) + 8.
     EXPECT_EQ(png->size(), cv::Size(2 * (2 * 80 + 24) + 8, 2 * (45 + 36 + 16) + 8));
 
+    // The montage is capped on its own (memory stays flat for big batches); the page is not.
+    p.maxMontageItems = 1;
+    ASSERT_TRUE(writeContactSheet(entries, d.str("m.html"), d.str("m.png"), p).ok());
+    Result<cv::Mat> one = decodeImage(*readFileBytes(d.str("m.png")));
+    ASSERT_TRUE(one.ok()) << one.status();
+    EXPECT_EQ(one->size(), cv::Size(2 * 80 + 24 + 8, 45 + 36 + 16 + 8));
+    std::ifstream inm(d.str("m.html"));
+    std::stringstream hm;
+    hm << inm.rdbuf();
+    EXPECT_NE(hm.str().find("3 items"), std::string::npos);
+    EXPECT_EQ(hm.str().find("shown)"), std::string::npos);
+
     p.maxItems = 1;
     ASSERT_TRUE(writeContactSheet(entries, d.str("s1.html"), d.str("s1.png"), p).ok());
     std::ifstream in1(d.str("s1.html"));

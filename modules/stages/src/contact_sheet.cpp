@@ -98,13 +98,15 @@ void caption(cv::Mat& img, const std::string& text, cv::Point at, double scale,
 Status writeContactSheet(const std::vector<ContactSheetEntry>& entries, const std::string& htmlPath,
                          const std::string& pngPath, const ContactSheetParams& params) {
     CV_Assert(params.thumb.width >= 16 && params.thumb.height >= 16);
-    CV_Assert(params.maxItems >= 1 && params.pairsPerRow >= 1);
+    CV_Assert(params.maxItems >= 1 && params.pairsPerRow >= 1 && params.maxMontageItems >= 1);
     const size_t shown = std::min(entries.size(), size_t(params.maxItems));
+    const size_t inMontage = std::min(shown, size_t(params.maxMontageItems));
     const cv::Size box = params.thumb;
     const int pad = 8, captionH = 36;
     const int cellW = 2 * box.width + 3 * pad, cellH = box.height + captionH + 2 * pad;
-    const int cols = int(std::max<size_t>(1, std::min<size_t>(size_t(params.pairsPerRow), shown)));
-    const int rows = int((shown + size_t(cols) - 1) / size_t(cols));
+    const int cols =
+        int(std::max<size_t>(1, std::min<size_t>(size_t(params.pairsPerRow), inMontage)));
+    const int rows = int((inMontage + size_t(cols) - 1) / size_t(cols));
     cv::Mat montage(std::max(1, rows) * cellH + pad, cols * cellW + pad, CV_8UC3,
                     cv::Scalar(24, 24, 24));
 
@@ -121,14 +123,16 @@ Status writeContactSheet(const std::vector<ContactSheetEntry>& entries, const st
         const ContactSheetEntry& e = entries[i];
         cv::Mat before = thumbnail(e.before, box);
         cv::Mat after = thumbnail(e.after, box);
-        const int r = int(i) / cols, c = int(i) % cols;
-        const cv::Point o(pad + c * cellW, pad + r * cellH);
-        before.copyTo(montage(cv::Rect(o.x, o.y, box.width, box.height)));
-        after.copyTo(montage(cv::Rect(o.x + box.width + pad, o.y, box.width, box.height)));
-        cv::Mat cell = montage(cv::Rect(o.x, o.y + box.height, cellW - pad, captionH + pad));
-        caption(cell, e.label, {2, 16}, 0.45, cv::Scalar(230, 230, 230));
-        caption(cell, e.status + (e.detail.empty() ? "" : ": " + e.detail), {2, 34}, 0.4,
-                e.status == "failed" ? cv::Scalar(90, 90, 255) : cv::Scalar(150, 200, 150));
+        if (i < inMontage) {
+            const int r = int(i) / cols, c = int(i) % cols;
+            const cv::Point o(pad + c * cellW, pad + r * cellH);
+            before.copyTo(montage(cv::Rect(o.x, o.y, box.width, box.height)));
+            after.copyTo(montage(cv::Rect(o.x + box.width + pad, o.y, box.width, box.height)));
+            cv::Mat cell = montage(cv::Rect(o.x, o.y + box.height, cellW - pad, captionH + pad));
+            caption(cell, e.label, {2, 16}, 0.45, cv::Scalar(230, 230, 230));
+            caption(cell, e.status + (e.detail.empty() ? "" : ": " + e.detail), {2, 34}, 0.4,
+                    e.status == "failed" ? cv::Scalar(90, 90, 255) : cv::Scalar(150, 200, 150));
+        }
 
         html << "<tr><td><a href=\"" << fileUrl(e.before) << "\"><img src=\"" << dataUri(before)
              << "\"></a></td><td>";

@@ -23,7 +23,10 @@ struct ContactSheetEntry {
 struct ContactSheetParams {
     cv::Size thumb = cv::Size(320, 180);  ///< box each thumbnail is fitted into (aspect kept)
     int maxItems = 200;                   ///< entries beyond this are left out (and counted)
-    int pairsPerRow = 2;                  ///< PNG montage: before/after pairs per row
+    /** @brief The PNG montage shows at most this many entries (the HTML page shows maxItems),
+     * so its memory stays flat however large the batch: a 320x180 pair costs ~0.5 MB. */
+    int maxMontageItems = 32;
+    int pairsPerRow = 2;  ///< PNG montage: before/after pairs per row
 };
 
 /** @brief Writes a self-contained HTML page (thumbnails embedded as JPEG data URIs, with links
