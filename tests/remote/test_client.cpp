@@ -372,6 +372,20 @@ TEST(Remote_Client, duplicateExternalIdAfterAnAmbiguousCreateAdoptsTheTask) {
     EXPECT_EQ(out->taskId, "task-1");
 }
 
+TEST(Remote_Client, duplicateExternalIdOnAFirstCreateAdoptsTheTask) {
+    FakeKling k;
+    // libcurl re-sends a POST by itself when a reused keep-alive connection dies without an
+    // answer: the client then sees only the second answer, "already exists", for its own id.
+    k.createFaults.push_back(
+        {jsonResponse(400, "{\"code\":1201,\"message\":\"external_task_id already exists\"}"),
+         true});
+    auto p = createProvider(k.params());
+    auto out = (*p)->expand(smallExpand());
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(k.creates, 1);
+    EXPECT_EQ(k.wire->count(HttpMethod::POST, "/expand"), 1);
+}
+
 TEST(Remote_Client, notSentFailureIsResentWithoutLookup) {
     FakeKling k;
     k.createFaults.push_back(
