@@ -44,7 +44,13 @@ inline std::optional<int64_t> getInt(const rapidjson::Value& obj, const char* ke
     const rapidjson::Value* v = member(obj, key);
     if (!v) return std::nullopt;
     if (v->IsInt64()) return v->GetInt64();
-    if (v->IsNumber()) return int64_t(v->GetDouble());
+    if (v->IsNumber()) {
+        // A float outside int64's range (or NaN) is not an integer we can use: converting it
+        // would be undefined behaviour (found by fuzz_task).
+        const double d = v->GetDouble();
+        if (!(d >= -9.2e18 && d <= 9.2e18)) return std::nullopt;
+        return int64_t(d);
+    }
     if (v->IsString() && v->GetStringLength() > 0) {
         char* end = nullptr;
         const long long x = std::strtoll(v->GetString(), &end, 10);
