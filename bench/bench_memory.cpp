@@ -22,6 +22,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "bench_util.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -104,24 +106,13 @@ Run runBatch(const Options& o, const fs::path& in, const fs::path& out) {
     return r;
 }
 
-std::string defaultCvgen(const char* argv0) {
-    std::error_code ec;
-    fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) self = fs::absolute(argv0);
-    return (self.parent_path().parent_path() / "apps" / "cvgen" / "cvgen").string();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     Options o;
-    o.cvgen = defaultCvgen(argv[0]);
+    o.cvgen = cvgen::bench::defaultCvgen(argv[0]);
     for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto val = [&](const char* key) -> const char* {
-            const size_t k = std::strlen(key);
-            return a.compare(0, k, key) == 0 ? argv[i] + k : nullptr;
-        };
+        auto val = [&](const char* key) { return cvgen::bench::flagValue(argv[i], key); };
         if (const char* v = val("--small="))
             o.small = std::atoi(v);
         else if (const char* v2 = val("--large="))
