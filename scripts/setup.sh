@@ -2,7 +2,10 @@
 # Idempotent machine setup for cvgen on Debian 12 (bookworm), run as root (or with sudo available).
 #  - installs exactly the Debian packages that are missing (apt-get update only when needed);
 #  - extracts the four sample photos from Debian's python3-skimage package into samples/data/
-#    without installing that package (apt-get download + dpkg-deb -x).
+#    without installing that package (apt-get download + dpkg-deb -x);
+#  - removes the iCCP chunk (an sRGB profile libpng calls "known incorrect", printing a warning at
+#    every decode) from the PNG photos, also from photos extracted by an earlier setup; the image
+#    data chunks are copied byte for byte, so the pixels stay identical.
 # Safe to run any number of times; does nothing when everything is already there.
 set -euo pipefail
 
@@ -14,7 +17,7 @@ PACKAGES=(
     rapidjson-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev
     libcli11-dev libbenchmark-dev libssl-dev
     clang clang-format libclang-rt-14-dev
-    curl openssl
+    curl openssl python3-minimal
 )
 
 SUDO=""
@@ -81,3 +84,58 @@ if [ "$need" -eq 1 ]; then
     done
     echo "setup: sample photos in samples/data/"
 fi
+
+# --- the photos' colour profiles --------------------------------------------------------------
+# astronaut.png and chelsea.png carry an sRGB ICC profile (an iCCP chunk) that libpng knows to be
+# faulty: every decode prints "libpng warning: iCCP: known incorrect sRGB profile" (twice per photo
+# in the demo). Replace that chunk by the standard sRGB chunk with the profile's rendering intent:
+# the same colour space, declared without the faulty profile. Every other chunk (IHDR, IDAT, …) is
+# copied byte for byte, so every decode (colour, unchanged, and libpng's grayscale conversion,
+# which reads the colour space) gives identical pixels. Files without such a chunk are left
+# alone: running setup again (or on photos extracted by an older setup) is safe.
+pngs=()
+for f in "${photos[@]}"; do
+    if [[ "$f" == *.png ]]; then pngs+=("$data/$f"); fi
+done
+python3 - "${pngs[@]}" <<'PY'
+import os, struct, sys, zlib
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(SIGNATURE):
+        sys.exit(f"setup: {path} is not a PNG file")
+    out, pos, replaced = [SIGNATURE], len(SIGNATURE), False
+    while pos < len(data):
+        if pos + 12 > len(data):
+            sys.exit(f"setup: {path}: truncated chunk at byte {pos}")
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, end = data[pos + 4:pos + 8], pos + 12 + length  # length, type, data, CRC
+        if end > len(data):
+            sys.exit(f"setup: {path}: truncated chunk at byte {pos}")
+        if kind == b"iCCP":
+            # name, NUL, compression method (0 = zlib), compressed profile
+            profile = zlib.decompress(data[pos + 8:end - 4].split(b"\0", 1)[1][1:])
+            if b"sRGB" not in profile:
+                out = None  # some other colour space: keep the file as it is
+                break
+            (intent,) = struct.unpack(">I", profile[64:68])  # ICC header: rendering intent
+            out.append(chunk(b"sRGB", bytes([min(intent, 3)])))
+            replaced = True
+        else:
+            out.append(data[pos:end])
+        pos = end
+    if out and replaced:
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"".join(out))
+        os.replace(tmp, path)
+        print(f"setup: {os.path.basename(path)}: faulty sRGB ICC profile replaced by an sRGB chunk")
+PY
