@@ -1,5 +1,7 @@
 #include "cvgen/core/provider.hpp"
 
+#include "cvgen/core/worker_pool.hpp"
+
 #include <array>
 #include <cmath>
 #include <sstream>
@@ -234,6 +236,29 @@ Status validate(const UpscaleRequest& r) {
     CVGEN_RETURN_IF_ERROR(checkRange("num_images", r.numImages, 1, 8));
     if (r.seed) CVGEN_RETURN_IF_ERROR(checkRange("seed", double(*r.seed), 0, 2147483647.0));
     return checkPrompt("prompt", r.prompt, false);
+}
+
+// The default asynchronous calls: the synchronous call on the blocking pool. A Provider that
+// blocks (the usual hand-written one) then never holds a CPU worker.
+void Provider::expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) {
+    WorkerPool::blocking().post(
+        [this, req, opt, done = std::move(done)] { done(expand(req, opt)); });
+}
+void Provider::generateAsync(const GenerateRequest& req, const CallOptions& opt, Completion done) {
+    WorkerPool::blocking().post(
+        [this, req, opt, done = std::move(done)] { done(generate(req, opt)); });
+}
+void Provider::omniAsync(const OmniRequest& req, const CallOptions& opt, Completion done) {
+    WorkerPool::blocking().post([this, req, opt, done = std::move(done)] { done(omni(req, opt)); });
+}
+void Provider::upscaleAsync(const UpscaleRequest& req, const CallOptions& opt, Completion done) {
+    WorkerPool::blocking().post(
+        [this, req, opt, done = std::move(done)] { done(upscale(req, opt)); });
+}
+void Provider::resumeAsync(Operation op, const std::string& id, const CallOptions& opt,
+                           Completion done) {
+    WorkerPool::blocking().post(
+        [this, op, id, opt, done = std::move(done)] { done(resume(op, id, opt)); });
 }
 
 }  // namespace cvgen

@@ -6,7 +6,7 @@
 namespace cvgen {
 namespace {
 
-constexpr std::array<const char*, 17> kNames = {
+constexpr std::array<const char*, 18> kNames = {
     "OK",
     "CANCELLED",
     "UNKNOWN",
@@ -24,6 +24,7 @@ constexpr std::array<const char*, 17> kNames = {
     "UNAVAILABLE",
     "DATA_LOSS",
     "UNAUTHENTICATED",
+    "OUTCOME_UNKNOWN",
 };
 
 }  // namespace
@@ -105,6 +106,9 @@ Status permissionDenied(std::string m) {
 }
 Status cancelled(std::string m) {
     return Status(Code::CANCELLED, std::move(m));
+}
+Status outcomeUnknown(std::string m) {
+    return Status(Code::OUTCOME_UNKNOWN, std::move(m));
 }
 
 }  // namespace cvgen

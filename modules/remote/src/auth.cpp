@@ -122,6 +122,24 @@ public:
         return r;
     }
 
+    void sendAsync(HttpRequest req, HttpDone done) override {
+        HttpRequest first = withHeader(req);
+        auto inner = inner_;
+        auto auth = auth_;
+        inner_->sendAsync(std::move(first), [inner, auth, req = std::move(req),
+                                             done = std::move(done)](HttpResponse r) mutable {
+            if (r.status.ok() && r.httpStatus == 401 && auth->canReissue() &&
+                tokenRejected(r.body)) {
+                auth->invalidate();
+                HttpRequest again = req;
+                again.headers.push_back(auth->header());
+                inner->sendAsync(std::move(again), std::move(done));
+                return;
+            }
+            done(std::move(r));
+        });
+    }
+
 private:
     static bool tokenRejected(const std::string& body) {
         rapidjson::Document d;

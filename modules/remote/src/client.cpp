@@ -1,20 +1,23 @@
-// Task lifecycle: submit (idempotent) → poll (backoff, deadline) → download → decode.
+// The task engine: submit (idempotent) → poll (adaptive) → download → decode, for every task of
+// one client on one event loop. State changes run on the loop thread; CPU work (encoding,
+// decoding) on WorkerPool::cpu(); completions are delivered on a worker thread.
 #include "cvgen/remote/client.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <deque>
+#include <future>
 #include <mutex>
 #include <random>
-#include <thread>
+#include <unordered_set>
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
+#include "curl_transport.hpp"
 #include "cvgen/core/base64.hpp"
-#include "cvgen/core/image_limits.hpp"
-#include "cvgen/core/preflight.hpp"
-#include "json_util.hpp"
+#include "cvgen/core/worker_pool.hpp"
+#include "dialect.hpp"
+#include "event_loop.hpp"
+#include "poll_schedule.hpp"
+#include "retry.hpp"
 
 namespace cvgen {
 namespace remote {
@@ -28,45 +31,47 @@ milliseconds msSince(Clock::time_point t0) {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
 }
 
-/** Counting semaphore over n-slot tasks. */
+std::string taskRefText(const std::string& id, const std::string& ext) {
+    std::string s;
+    if (!id.empty()) s += "task_id=" + id;
+    if (!ext.empty()) s += std::string(s.empty() ? "" : " ") + "external_task_id=" + ext;
+    return s;
+}
+
+/** Weighted slots shared by the client's tasks; a release wakes the engine's queue. */
 class Slots {
 public:
     explicit Slots(int capacity) : cap_(capacity) {}
-    /** Waits until `n` slots are free; false at the deadline or on cancel. */
-    bool acquire(int n, Clock::time_point deadline, const std::atomic<bool>* cancel) {
-        if (cap_ <= 0) {
-            std::lock_guard<std::mutex> lock(mu_);
-            used_ += n;
-            return true;
-        }
-        n = std::min(n, cap_);  // a task bigger than the pool waits for all of it
-        std::unique_lock<std::mutex> lock(mu_);
-        while (used_ + n > cap_) {
-            if (cancel && cancel->load()) return false;
-            if (Clock::now() >= deadline) return false;
-            cv_.wait_until(lock, std::min(deadline, Clock::now() + milliseconds(50)));
-        }
+    bool tryAcquire(int n) {
+        std::lock_guard<std::mutex> lock(mu_);
+        n = cap_ > 0 ? std::min(n, cap_) : n;  // a task bigger than the pool waits for all of it
+        if (cap_ > 0 && used_ + n > cap_) return false;
         used_ += n;
         return true;
     }
     void release(int n) {
-        if (cap_ > 0) n = std::min(n, cap_);
+        std::function<void()> wake;
         {
             std::lock_guard<std::mutex> lock(mu_);
-            used_ -= n;
+            used_ -= cap_ > 0 ? std::min(n, cap_) : n;
+            wake = onFree_;
         }
-        cv_.notify_all();
+        if (wake) wake();
     }
     int used() const {
         std::lock_guard<std::mutex> lock(mu_);
         return used_;
+    }
+    void onFree(std::function<void()> fn) {
+        std::lock_guard<std::mutex> lock(mu_);
+        onFree_ = std::move(fn);
     }
 
 private:
     int cap_;
     int used_ = 0;
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    std::function<void()> onFree_;
 };
 
 }  // namespace
@@ -80,14 +85,23 @@ struct TaskState {
     bool pollable = true;   // false for a synchronous upscale (finished at submit)
     std::string queryBase;  // create path; query = queryBase + "/" + id
     milliseconds submitTime{0};
-    // Slots held until the task ends.
+    Clock::time_point createdAt{};  // when the create answer arrived
     std::shared_ptr<Slots> slots;
     int held = 0;
     void releaseSlots() {
-        if (slots && held > 0) slots->release(held);
-        held = 0;
+        std::shared_ptr<Slots> s;
+        int n = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            s = slots;
+            n = held;
+            held = 0;
+        }
+        if (s && n > 0) s->release(n);
     }
-    ~TaskState() { releaseSlots(); }
+    ~TaskState() {
+        if (slots && held > 0) slots->release(held);
+    }
 };
 
 std::string TaskHandle::taskId() const {
@@ -111,6 +125,8 @@ TaskStatus TaskHandle::status() const {
 }
 
 std::optional<TaskRef> taskRefFromStatus(const Status& st) {
+    if (!st.taskId().empty() || !st.externalTaskId().empty())
+        return TaskRef{st.taskId(), st.externalTaskId()};
     auto grab = [&](const std::string& key) -> std::string {
         const std::string& m = st.message();
         for (size_t pos = m.find(key); pos != std::string::npos; pos = m.find(key, pos + 1)) {
@@ -128,306 +144,118 @@ std::optional<TaskRef> taskRefFromStatus(const Status& st) {
 
 namespace {
 
-// ---------- request encoding ----------
-
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-struct EncodedImage {
-    std::vector<uint8_t> bytes;
-    std::string mime;
+/** One operation in flight: create (optional) → poll → download → decode. Loop thread only,
+ * except the fields set before it is started. */
+struct Job {
+    enum class Phase { QUEUED, CREATE, POLL, DOWNLOAD, DONE };
+    Operation op = Operation::EXPAND;
+    Phase phase = Phase::QUEUED;
+    std::shared_ptr<TaskState> state;
+    CallOptions opt;
+    Clock::time_point start, deadline;
+    // Create.
+    std::string path, ext;
+    std::function<HttpRequest()> make;
+    int slots = 1;
+    bool canLookup = true;
+    int attempt = 0;
+    bool afterAmbiguous = false;
+    // What to do after the create: stop (submit) or run to the end.
+    bool createOnly = false;
+    bool waitOnly = false;  // resume/wait: no create
+    bool oneQuery = false;  // poll(): a single query
+    std::function<void(Result<TaskHandle>)> onCreated;
+    std::function<void(Result<TaskObject>)> onQueried;
+    Completion done;
+    // Poll.
+    int queries = 0;
+    milliseconds lastQueryAt{0};  // since the create answer
+    bool firstWaitDone = false;
+    // Download.
+    std::vector<TaskImage> images;
+    std::vector<std::string> bodies;
+    size_t downloaded = 0;
+    int downloadAttempt = 0;
+    Clock::time_point downloadStart;
+    milliseconds waited{0};
+    // Control.
+    std::shared_ptr<std::atomic<bool>> abort = std::make_shared<std::atomic<bool>>(false);
+    EventLoop::TimerId timer = 0;
+    bool finished = false;
 };
-
-// The one place images are prepared for upload: core's preflight conform() (pass-through of
-// compliant bytes, otherwise decode → fix → encode within the endpoint's limits). For expand and
-// upscale the geometry must stay the caller's (a result maps back onto the input), so a too
-// small or too elongated image is refused (INVALID_ARGUMENT naming the rule) instead of padded;
-// a too large one is scaled down, which keeps every ratio. Generation and omni references may be
-// fixed freely.
-Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Operation op) {
-    ConformPolicy policy;
-    if (op == Operation::EXPAND || op == Operation::UPSCALE) {
-        policy.small = ConformPolicy::Small::FAIL;
-        policy.aspect = ConformPolicy::Aspect::FAIL;
-    }
-    const Endpoint ep = op == Operation::EXPAND     ? Endpoint::EXPAND
-                        : op == Operation::GENERATE ? Endpoint::GENERATE
-                        : op == Operation::OMNI     ? Endpoint::OMNI
-                                                    : Endpoint::UPSCALE;
-    auto prepared = conform(src, ImageLimits::forEndpoint(ep), policy);
-    if (!prepared.ok()) {
-        const Status st = prepared.status();
-        return Status(st.code(), std::string(field) + ": " + st.message());
-    }
-    EncodedImage out;
-    out.bytes = std::move(prepared->bytes);
-    out.mime = prepared->mime;
-    return out;
-}
-
-Result<std::string> imageField(const ImageSource& src, const char* field, Operation op) {
-    if (!src.url.empty()) return src.url;
-    auto enc = encodeImage(src, field, op);
-    if (!enc.ok()) return enc.status();
-    return base64Encode(enc->bytes);
-}
-
-void writeKey(Writer& w, const Profile& p, const char* canonical) {
-    const std::string k = p.field(canonical);
-    w.Key(k.c_str(), rapidjson::SizeType(k.size()));
-}
-void writeStr(Writer& w, const std::string& s) {
-    w.String(s.c_str(), rapidjson::SizeType(s.size()));
-}
-
-void writeCommon(Writer& w, const Profile& p, const TaskOptions& t, const std::string& ext,
-                 bool withN = true) {
-    if (withN) {
-        writeKey(w, p, "n");
-        if (p.nAsString)
-            writeStr(w, std::to_string(t.n));
-        else
-            w.Int(t.n);
-    }
-    if (t.watermark) {
-        writeKey(w, p, "watermark_info");
-        w.StartObject();
-        w.Key("enabled");
-        w.Bool(true);
-        w.EndObject();
-    }
-    if (!t.callbackUrl.empty()) {
-        writeKey(w, p, "callback_url");
-        writeStr(w, t.callbackUrl);
-    }
-    writeKey(w, p, "external_task_id");
-    writeStr(w, ext);
-}
-
-Result<std::string> expandBody(const Profile& p, const ExpandRequest& r, const std::string& ext) {
-    auto img = imageField(r.image, "image", Operation::EXPAND);
-    if (!img.ok()) return img.status();
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    w.StartObject();
-    writeKey(w, p, "image");
-    writeStr(w, *img);
-    writeKey(w, p, "up_expansion_ratio");
-    w.Double(r.ratios.up);
-    writeKey(w, p, "down_expansion_ratio");
-    w.Double(r.ratios.down);
-    writeKey(w, p, "left_expansion_ratio");
-    w.Double(r.ratios.left);
-    writeKey(w, p, "right_expansion_ratio");
-    w.Double(r.ratios.right);
-    if (!r.prompt.empty()) {
-        writeKey(w, p, "prompt");
-        writeStr(w, r.prompt);
-    }
-    writeCommon(w, p, r.task, ext);
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
-}
-
-Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
-                                 const std::string& ext) {
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    w.StartObject();
-    writeKey(w, p, "model_name");
-    writeStr(w, r.model);
-    writeKey(w, p, "prompt");
-    writeStr(w, r.prompt);
-    if (!r.negativePrompt.empty()) {
-        writeKey(w, p, "negative_prompt");
-        writeStr(w, r.negativePrompt);
-    }
-    if (!r.image.empty()) {
-        auto img = imageField(r.image, "image", Operation::GENERATE);
-        if (!img.ok()) return img.status();
-        writeKey(w, p, "image");
-        writeStr(w, *img);
-        if (r.imageReference != ImageReference::NONE) {
-            writeKey(w, p, "image_reference");
-            w.String(toString(r.imageReference));
-        }
-        writeKey(w, p, "image_fidelity");
-        w.Double(r.imageFidelity);
-        if (r.imageReference == ImageReference::SUBJECT) {
-            writeKey(w, p, "human_fidelity");
-            w.Double(r.humanFidelity);
-        }
-    }
-    writeKey(w, p, "resolution");
-    w.String(toString(r.resolution));
-    writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
-    writeCommon(w, p, r.task, ext);
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
-}
-
-Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::string& ext) {
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    w.StartObject();
-    writeKey(w, p, "model_name");
-    writeStr(w, r.model);
-    writeKey(w, p, "prompt");
-    writeStr(w, r.prompt);
-    if (!r.images.empty()) {
-        writeKey(w, p, "image_list");
-        w.StartArray();
-        for (size_t i = 0; i < r.images.size(); ++i) {
-            const std::string field = "image_list[" + std::to_string(i) + "]";
-            auto img = imageField(r.images[i], field.c_str(), Operation::OMNI);
-            if (!img.ok()) return img.status();
-            w.StartObject();
-            w.Key("image");
-            writeStr(w, *img);
-            w.EndObject();
-        }
-        w.EndArray();
-    }
-    if (!r.elementIds.empty()) {
-        writeKey(w, p, "element_list");
-        w.StartArray();
-        for (const auto& id : r.elementIds) {
-            w.StartObject();
-            w.Key("element_id");
-            const bool digits =
-                !id.empty() && id.size() < 19 &&
-                std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
-            if (digits)
-                w.Int64(std::stoll(id));
-            else
-                writeStr(w, id);
-            w.EndObject();
-        }
-        w.EndArray();
-    }
-    writeKey(w, p, "resolution");
-    w.String(toString(r.resolution));
-    writeKey(w, p, "result_type");
-    w.String(toString(r.resultType));
-    if (r.resultType == OmniResultType::SERIES) {
-        writeKey(w, p, "series_amount");
-        w.Int(r.seriesAmount);
-    }
-    writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
-    writeCommon(w, p, r.task, ext, r.resultType == OmniResultType::SINGLE);
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
-}
-
-std::string upscaleRequestJson(const UpscaleRequest& r) {
-    rapidjson::StringBuffer sb;
-    Writer w(sb);
-    w.StartObject();
-    if (!r.prompt.empty()) {
-        w.Key("prompt");
-        writeStr(w, r.prompt);
-    }
-    w.Key("resemblance");
-    w.Int(r.resemblance);
-    w.Key("detail");
-    w.Int(r.detail);
-    w.Key("magic_prompt_option");
-    w.String(toString(r.magicPrompt));
-    w.Key("num_images");
-    w.Int(r.numImages);
-    if (r.seed) {
-        w.Key("seed");
-        w.Int64(*r.seed);
-    }
-    w.EndObject();
-    return std::string(sb.GetString(), sb.GetSize());
-}
-
-// ---------- decoding results ----------
-
-// A cheap end-of-stream check so a truncated PNG/JPEG is DATA_LOSS, not a half-grey image.
-bool looksComplete(const std::string& b) {
-    if (b.size() >= 8 && static_cast<unsigned char>(b[0]) == 0x89 && b.compare(1, 3, "PNG") == 0)
-        return b.size() >= 12 && b.compare(b.size() - 8, 4, "IEND") == 0;
-    if (b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF &&
-        static_cast<unsigned char>(b[1]) == 0xD8) {
-        size_t e = b.size();
-        while (e > 2 && b[e - 1] == '\0') --e;  // some encoders pad
-        return e >= 4 && static_cast<unsigned char>(b[e - 2]) == 0xFF &&
-               static_cast<unsigned char>(b[e - 1]) == 0xD9;
-    }
-    return true;
-}
-
-Result<cv::Mat> decodeImage(const std::string& bytes) {
-    if (bytes.empty()) return dataLoss("empty image body").withRetryable(true);
-    if (!looksComplete(bytes)) return dataLoss("image truncated").withRetryable(true);
-    cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-    cv::Mat m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-    if (m.empty()) return dataLoss("result is not a decodable image").withRetryable(true);
-    if (m.depth() == CV_16U) m.convertTo(m, CV_8U, 1.0 / 257.0);
-    if (m.depth() != CV_8U) m.convertTo(m, CV_8U);
-    if (m.channels() == 1) cv::cvtColor(m, m, cv::COLOR_GRAY2BGR);
-    return m;
-}
-
-// ---------- the client ----------
-
-struct Deadline {
-    Clock::time_point at;
-    milliseconds left() const {
-        return std::max(milliseconds(0),
-                        std::chrono::duration_cast<milliseconds>(at - Clock::now()));
-    }
-    bool passed() const { return Clock::now() >= at; }
-};
-
-std::string taskRefText(const std::string& id, const std::string& ext) {
-    std::string s;
-    if (!id.empty()) s += "task_id=" + id;
-    if (!ext.empty()) s += std::string(s.empty() ? "" : " ") + "external_task_id=" + ext;
-    return s;
-}
+using JobPtr = std::shared_ptr<Job>;
 
 class TaskClientImpl final : public TaskClient {
 public:
-    TaskClientImpl(ClientParams p, cv::Ptr<HttpTransport> api, cv::Ptr<HttpTransport> plain)
+    TaskClientImpl(ClientParams p, std::shared_ptr<EventLoop> loop, cv::Ptr<HttpTransport> api,
+                   cv::Ptr<HttpTransport> plain, std::vector<std::string> secrets)
         : p_(std::move(p)),
+          loop_(std::move(loop)),
           api_(std::move(api)),
           plain_(std::move(plain)),
+          secrets_(std::move(secrets)),
           slots_(std::make_shared<Slots>(p_.maxSlots)),
-          rng_(p_.seed ? p_.seed : std::random_device{}()) {}
+          rng_(p_.seed ? p_.seed : std::random_device{}()),
+          schedule_(p_.poll, p_.seed ? p_.seed + 1 : std::random_device{}()) {
+        std::weak_ptr<EventLoop> weak = loop_;
+        alive_ = std::make_shared<std::atomic<bool>>(true);
+        auto alive = alive_;
+        slots_->onFree([weak, alive, this] {
+            if (auto l = weak.lock())
+                l->post([alive, this] {
+                    if (alive->load()) pump();
+                });
+        });
+        ticker_ = loop_->addTicker([this] { tick(); });
+    }
+
+    ~TaskClientImpl() override {
+        loop_->removeTicker(ticker_);
+        // Every job still running ends as CANCELLED, on the loop thread, before we go.
+        std::promise<void> drained;
+        loop_->post([this, &drained] {
+            std::vector<JobPtr> all(jobs_.begin(), jobs_.end());
+            for (auto& j : all) end(j, cancelled("client destroyed"));
+            alive_->store(false);
+            drained.set_value();
+        });
+        drained.get_future().wait();
+        slots_->onFree(nullptr);
+        // Transfers still running end now (their callbacks see alive_ = false), before the
+        // transports they belong to are destroyed.
+        loop_->stop();
+    }
 
     const Profile& profile() const override { return p_.profile; }
     int slotsInUse() const override { return slots_->used(); }
 
+    // ---------------- public API ----------------
+
     Result<TaskHandle> submit(const ExpandRequest& r, const CallOptions& opt) override {
-        CVGEN_RETURN_IF_ERROR(validate(r));
-        CVGEN_RETURN_IF_ERROR(supported(Operation::EXPAND));
-        const std::string ext = externalId(r.task.externalTaskId);
-        auto body = expandBody(p_.profile, r, ext);
-        if (!body.ok()) return body.status();
-        return submitJson(Operation::EXPAND, *body, ext, r.task.n, opt);
+        return blockingSubmit([&](auto cb) { return prepare(r, opt, std::move(cb)); });
     }
     Result<TaskHandle> submit(const GenerateRequest& r, const CallOptions& opt) override {
-        CVGEN_RETURN_IF_ERROR(validate(r));
-        CVGEN_RETURN_IF_ERROR(supported(Operation::GENERATE));
-        const std::string ext = externalId(r.task.externalTaskId);
-        auto body = generateBody(p_.profile, r, ext);
-        if (!body.ok()) return body.status();
-        return submitJson(Operation::GENERATE, *body, ext, r.task.n, opt);
+        return blockingSubmit([&](auto cb) { return prepare(r, opt, std::move(cb)); });
     }
     Result<TaskHandle> submit(const OmniRequest& r, const CallOptions& opt) override {
-        CVGEN_RETURN_IF_ERROR(validate(r));
-        CVGEN_RETURN_IF_ERROR(supported(Operation::OMNI));
-        const std::string ext = externalId(r.task.externalTaskId);
-        auto body = omniBody(p_.profile, r, ext);
-        if (!body.ok()) return body.status();
-        const int slots = r.resultType == OmniResultType::SERIES ? r.seriesAmount : r.task.n;
-        return submitJson(Operation::OMNI, *body, ext, slots, opt);
+        return blockingSubmit([&](auto cb) { return prepare(r, opt, std::move(cb)); });
     }
-    Result<TaskHandle> submit(const UpscaleRequest& r, const CallOptions& opt) override;
+    Result<TaskHandle> submit(const UpscaleRequest& r, const CallOptions& opt) override {
+        return blockingSubmit([&](auto cb) { return prepare(r, opt, std::move(cb)); });
+    }
+
+    void runAsync(const ExpandRequest& r, const CallOptions& opt, Completion done) override {
+        runWith(r, opt, std::move(done));
+    }
+    void runAsync(const GenerateRequest& r, const CallOptions& opt, Completion done) override {
+        runWith(r, opt, std::move(done));
+    }
+    void runAsync(const OmniRequest& r, const CallOptions& opt, Completion done) override {
+        runWith(r, opt, std::move(done));
+    }
+    void runAsync(const UpscaleRequest& r, const CallOptions& opt, Completion done) override {
+        runWith(r, opt, std::move(done));
+    }
 
     TaskHandle resume(const std::string& idOrExt, Operation op) override {
         CV_Assert(!idOrExt.empty());
@@ -438,9 +266,33 @@ public:
         return TaskHandle(s);
     }
 
+    void resumeAsync(const std::string& idOrExt, Operation op, const CallOptions& opt,
+                     Completion done) override {
+        CV_Assert(!idOrExt.empty());
+        TaskHandle h = resume(idOrExt, op);
+        startWait(h.state(), opt, std::move(done), false);
+    }
+
     Result<TaskObject> poll(TaskHandle& h, const CallOptions& opt) override {
         CV_Assert(h.valid());
-        return queryTask(*h.state(), deadlineOf(opt), opt.cancel.get());
+        CV_Assert(!loop_->onLoopThread());
+        auto pr = std::make_shared<std::promise<Result<TaskObject>>>();
+        auto f = pr->get_future();
+        auto job = newJob(h.state()->op, opt);
+        job->state = h.state();
+        job->waitOnly = true;
+        job->oneQuery = true;
+        job->onQueried = [pr](Result<TaskObject> r) { pr->set_value(std::move(r)); };
+        loop_->post([this, job] {
+            {
+                std::lock_guard<std::mutex> lock(job->state->mu);
+                if (job->state->createdAt == Clock::time_point{})
+                    job->state->createdAt = Clock::now();
+            }
+            jobs_.insert(job);
+            query(job);
+        });
+        return f.get();
     }
 
     Result<TaskOutput> wait(TaskHandle& h, const CallOptions& opt) override {
@@ -449,18 +301,35 @@ public:
     }
 
     std::vector<Result<TaskOutput>> waitAll(std::vector<TaskHandle>& handles,
-                                            const CallOptions& opt) override;
+                                            const CallOptions& opt) override {
+        CV_Assert(!loop_->onLoopThread());
+        std::vector<std::future<Result<TaskOutput>>> fs;
+        for (auto& h : handles) {
+            CV_Assert(h.valid());
+            auto pr = std::make_shared<std::promise<Result<TaskOutput>>>();
+            fs.push_back(pr->get_future());
+            startWait(
+                h.state(), opt, [pr](Result<TaskOutput> r) { pr->set_value(std::move(r)); }, true);
+        }
+        std::vector<Result<TaskOutput>> out;
+        for (auto& f : fs) out.push_back(f.get());
+        return out;
+    }
 
     void cancel(TaskHandle& h) override {
         if (!h.valid()) return;
-        std::lock_guard<std::mutex> lock(h.state()->mu);
+        {
+            std::lock_guard<std::mutex> lock(h.state()->mu);
+            h.state()->pollable = false;
+        }
         h.state()->releaseSlots();
-        h.state()->pollable = false;
     }
 
-    ClientParams p_;
-
 private:
+    // ---------------- request preparation (CPU pool) ----------------
+
+    using CreatedFn = std::function<void(Result<TaskHandle>)>;
+
     Status supported(Operation op) const {
         if (!p_.profile.supports(op))
             return Status(Code::UNIMPLEMENTED, std::string("provider '") + p_.profile.name +
@@ -478,264 +347,374 @@ private:
         return s;
     }
 
-    Deadline deadlineOf(const CallOptions& opt) const {
-        const milliseconds d = opt.deadline.count() > 0 ? opt.deadline : p_.defaultDeadline;
-        return Deadline{Clock::now() + d};
-    }
-
     double jitter() {
         std::lock_guard<std::mutex> lock(rngMu_);
         std::uniform_real_distribution<double> u(1.0 - p_.poll.jitter, 1.0 + p_.poll.jitter);
         return u(rng_);
     }
 
-    /** Sleeps `d` (clamped to the deadline); false if cancelled. */
-    bool sleepFor(milliseconds d, const Deadline& dl, const std::atomic<bool>* cancel) {
-        d = std::min(d, dl.left());
-        if (d.count() <= 0) return !(cancel && cancel->load());
-        if (p_.sleep) {
-            p_.sleep(d);
-        } else {
-            const auto until = Clock::now() + d;
-            while (Clock::now() < until) {
-                if (cancel && cancel->load()) return false;
-                std::this_thread::sleep_for(std::min(milliseconds(20), msSince(until) * -1));
-            }
-        }
-        return !(cancel && cancel->load());
+    JobPtr newJob(Operation op, const CallOptions& opt) {
+        auto j = std::make_shared<Job>();
+        j->op = op;
+        j->opt = opt;
+        j->start = Clock::now();
+        const milliseconds d = opt.deadline.count() > 0 ? opt.deadline : p_.defaultDeadline;
+        j->deadline = j->start + d;
+        return j;
     }
 
-    milliseconds backoff(int attempt, const Status& st) {
-        double b = double(p_.retry.initialBackoff.count());
-        for (int i = 1; i < attempt; ++i) b *= 2;
-        milliseconds d(int64_t(std::min(b, double(p_.retry.maxBackoff.count())) * jitter()));
-        if (st.code() == Code::RESOURCE_EXHAUSTED) d = std::max(d, p_.retry.rateLimitBackoff);
-        if (st.retryAfter()) d = std::max(d, *st.retryAfter());
-        return d;
-    }
-
-    HttpRequest apiRequest(HttpMethod m, const std::string& path, const Deadline& dl,
-                           const std::atomic<bool>*) const {
+    HttpRequest jsonPost(const std::string& path, const std::string& body) const {
         HttpRequest req;
-        req.method = m;
+        req.method = HttpMethod::POST;
         req.url = p_.profile.baseUrl + path;
+        req.headers.emplace_back("Content-Type", "application/json");
         req.headers.emplace_back("Accept", "application/json");
-        const milliseconds left = dl.left();
-        req.timeout = std::max(milliseconds(1), std::min(left, p_.transportParams.totalTimeout));
+        req.body = body;
         return req;
     }
 
-    /** Looks the task up by external id. OK+object: exists; NOT_FOUND: certainly not created. */
-    Result<TaskObject> lookup(const std::string& base, const std::string& ext, const Deadline& dl,
-                              const std::atomic<bool>* cancel, std::string* requestId) {
-        const std::string route = "GET " + base + "/" + ext;
-        for (int attempt = 1;; ++attempt) {
-            HttpRequest req = apiRequest(HttpMethod::GET, base + "/" + ext, dl, cancel);
-            HttpResponse r = api_->send(req);
-            Status st = statusFromResponse(r, route, false);
-            if (st.ok()) return parseEnvelopeTask(r, route, requestId);
-            if (st.code() == Code::NOT_FOUND) return st;
-            if (!st.retryable() || attempt >= p_.retry.maxAttempts * 2 || dl.passed()) return st;
-            if (!sleepFor(backoff(attempt, st), dl, cancel)) return cancelled("cancelled");
-        }
-    }
-
-    Result<TaskObject> parseEnvelopeTask(const HttpResponse& r, const std::string& route,
-                                         std::string* requestId) {
-        rapidjson::Document d;
-        if (!detail::parseJson(r.body, d) || !d.IsObject())
-            return internalError(route + ": malformed JSON");
-        if (requestId) *requestId = detail::getString(d, "request_id");
-        const auto* data = detail::member(d, "data");
-        if (!data) return internalError(route + ": answer without data");
-        if (data->IsArray()) {  // a list answer: take the first task
-            if (data->Empty()) return notFound(route + ": no such task");
-            auto t = [&]() -> Result<TaskObject> {
-                rapidjson::StringBuffer sb;
-                rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-                (*data)[0].Accept(w);
-                return parseTaskObject(sb.GetString());
-            }();
-            return t;
-        }
-        rapidjson::StringBuffer sb;
-        rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-        data->Accept(w);
-        auto t = parseTaskObject(sb.GetString());
-        if (!t.ok()) return t.status().withContext(route);
-        return t;
-    }
-
-    /** Creates the task exactly once (see the class comment). */
-    Result<TaskObject> createOnce(const std::string& path, const std::function<HttpRequest()>& make,
-                                  const std::string& ext, const Deadline& dl,
-                                  const std::atomic<bool>* cancel, std::string* requestId,
-                                  bool canLookup) {
-        const std::string route = "POST " + path;
-        bool wasAmbiguous = false;
-        for (int attempt = 1;; ++attempt) {
-            if (cancel && cancel->load()) return cancelled("cancelled before the create was sent");
-            HttpRequest req = make();
-            req.timeout =
-                std::max(milliseconds(1), std::min(dl.left(), p_.transportParams.totalTimeout));
-            HttpResponse r = api_->send(req);
-            Status st = statusFromResponse(r, route, true);
-            if (st.ok()) {
-                auto created = parseCreateAnswer(r, route, requestId);
-                if (created.ok()) return created;
-                st = created.status();  // 2xx without a readable task: ambiguous below
+    /** Validates at once (caller's thread), encodes on the CPU pool, then queues the create.
+     * `onCreated` gets the handle (or the error) once the create is answered. */
+    template <typename Req, typename Body>
+    void prepareJson(const Req& r, const CallOptions& opt, Operation op, int slots,
+                     const std::string& givenExt, Body body, CreatedFn onCreated, Completion done) {
+        Status st = validate(r);
+        if (st.ok()) st = supported(op);
+        if (!st.ok()) return failEarly(st, std::move(onCreated), std::move(done));
+        auto job = newJob(op, opt);
+        job->ext = externalId(givenExt);
+        job->path = p_.profile.createPath(op);
+        job->slots = slots;
+        job->onCreated = std::move(onCreated);
+        job->done = std::move(done);
+        job->createOnly = !job->done;
+        WorkerPool::cpu().post([this, alive = alive_, job, r, body] {
+            if (!alive->load()) return;
+            auto encoded = body(p_.profile, r, job->ext);
+            if (!encoded.ok()) {
+                loop_->post([this, job, st = encoded.status()] { end(job, st); });
+                return;
             }
-            // The create may have happened: no answer after sending, a 5xx, or a 2xx whose body
-            // is unreadable (HTML from a gateway, cut-off JSON).
-            const bool ambiguous =
-                (!r.status.ok() && r.mayHaveReachedServer) ||
-                (r.status.ok() && r.httpStatus >= 500) ||
-                (r.status.ok() && r.httpStatus >= 200 && r.httpStatus < 300 &&
-                 (st.code() == Code::INTERNAL || st.code() == Code::UNAVAILABLE));
-            if (ambiguous) {
-                if (!canLookup)
-                    return unavailable(route +
-                                       ": the request may have been processed but no "
-                                       "answer came back; not re-sent (this route has no "
-                                       "lookup by external id); " +
-                                       taskRefText("", ext))
-                        .withRetryable(false);
+            job->make = [this, path = job->path, b = std::move(encoded).value()] {
+                return jsonPost(path, b);
+            };
+            loop_->post([this, job] { enqueue(job); });
+        });
+    }
+
+    void failEarly(const Status& st, CreatedFn onCreated, Completion done) {
+        if (onCreated) onCreated(st);
+        if (done) done(st);
+    }
+
+    void prepare(const ExpandRequest& r, const CallOptions& opt, CreatedFn cb,
+                 Completion done = nullptr) {
+        prepareJson(r, opt, Operation::EXPAND, r.task.n, r.task.externalTaskId, detail::expandBody,
+                    std::move(cb), std::move(done));
+    }
+    void prepare(const GenerateRequest& r, const CallOptions& opt, CreatedFn cb,
+                 Completion done = nullptr) {
+        prepareJson(r, opt, Operation::GENERATE, r.task.n, r.task.externalTaskId,
+                    detail::generateBody, std::move(cb), std::move(done));
+    }
+    void prepare(const OmniRequest& r, const CallOptions& opt, CreatedFn cb,
+                 Completion done = nullptr) {
+        const int slots = r.resultType == OmniResultType::SERIES ? r.seriesAmount : r.task.n;
+        prepareJson(r, opt, Operation::OMNI, slots, r.task.externalTaskId, detail::omniBody,
+                    std::move(cb), std::move(done));
+    }
+    void prepare(const UpscaleRequest& r, const CallOptions& opt, CreatedFn cb,
+                 Completion done = nullptr);
+
+    template <typename Req>
+    void runWith(const Req& r, const CallOptions& opt, Completion done) {
+        CV_Assert(done);
+        prepare(r, opt, nullptr, std::move(done));
+    }
+
+    template <typename Start>
+    Result<TaskHandle> blockingSubmit(Start start) {
+        CV_Assert(!loop_->onLoopThread());
+        auto pr = std::make_shared<std::promise<Result<TaskHandle>>>();
+        auto f = pr->get_future();
+        start([pr](Result<TaskHandle> h) { pr->set_value(std::move(h)); });
+        return f.get();
+    }
+
+    // ---------------- the engine (loop thread) ----------------
+
+    /** Waits in `wait` (a timer) unless the test hook makes waits instant. */
+    void later(const JobPtr& j, milliseconds wait, std::function<void()> fn) {
+        if (p_.sleep) {
+            p_.sleep(wait);
+            wait = milliseconds(0);
+        }
+        // Never past the deadline: the tick reports it then.
+        j->timer = loop_->after(std::max(milliseconds(0), wait), std::move(fn));
+    }
+
+    /** Runs `fn` when the shared rate-limit gate is open (and, for queries, within the cap). */
+    void gated(const JobPtr& j, bool isQuery, std::function<void()> fn) {
+        auto now = Clock::now();
+        auto at = std::max(now, gateOpenAt_);
+        if (isQuery && p_.poll.maxQueriesPerSecond > 0) {
+            at = std::max(at, nextQueryAt_);
+            nextQueryAt_ =
+                at + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(1.0 / p_.poll.maxQueriesPerSecond));
+        }
+        if (at <= now) return fn();
+        j->timer = loop_->at(at, std::move(fn));
+    }
+
+    void closeGate(milliseconds d) { gateOpenAt_ = std::max(gateOpenAt_, Clock::now() + d); }
+
+    HttpRequest timed(HttpRequest req, const JobPtr& j) const {
+        const auto left = std::chrono::duration_cast<milliseconds>(j->deadline - Clock::now());
+        req.timeout = std::max(milliseconds(1), std::min(left, p_.transportParams.totalTimeout));
+        req.cancel = j->abort;
+        return req;
+    }
+
+    HttpRequest apiGet(const std::string& path, const JobPtr& j) const {
+        HttpRequest req;
+        req.url = p_.profile.baseUrl + path;
+        req.headers.emplace_back("Accept", "application/json");
+        return timed(std::move(req), j);
+    }
+
+    void enqueue(const JobPtr& j) {
+        jobs_.insert(j);
+        queue_.push_back(j);
+        pump();
+    }
+
+    /** Starts queued creates while slots are free (in order). */
+    void pump() {
+        while (!queue_.empty()) {
+            JobPtr j = queue_.front();
+            if (j->finished) {
+                queue_.pop_front();
+                continue;
+            }
+            if (!slots_->tryAcquire(j->slots)) return;
+            queue_.pop_front();
+            j->state = std::make_shared<TaskState>();
+            j->state->op = j->op;
+            j->state->externalTaskId = j->ext;
+            j->state->queryBase = j->path;
+            j->state->slots = slots_;
+            j->state->held = j->slots;
+            j->phase = Job::Phase::CREATE;
+            create(j);
+        }
+    }
+
+    void create(const JobPtr& j) {
+        if (j->finished) return;
+        gated(j, false, [this, j] {
+            if (j->finished) return;
+            ++j->attempt;
+            api_->sendAsync(timed(j->make(), j), [this, alive = alive_, j](HttpResponse r) {
+                loop_->post([this, alive, j, r = std::move(r)]() mutable {
+                    if (alive->load()) onCreateAnswer(j, std::move(r));
+                });
+            });
+        });
+    }
+
+    void onCreateAnswer(const JobPtr& j, HttpResponse r) {
+        if (j->finished) return;
+        const std::string route = "POST " + j->path;
+        Status st = statusFromResponse(r, route, true);
+        Result<TaskObject> created = internalError("no answer");
+        bool parsed = false;
+        if (st.ok()) {
+            created = detail::parseCreateAnswer(r, route, &j->state->requestId);
+            parsed = created.ok();
+            if (!parsed) st = created.status();
+        }
+        if (r.status.code() == Code::CANCELLED)
+            return end(j, cancelled("cancelled during the create (it may have reached the "
+                                    "server; resume by external id)"));
+        using detail::CreateStep;
+        switch (detail::classifyCreate(r, st, parsed, j->canLookup, j->afterAmbiguous,
+                                       !j->ext.empty())) {
+            case CreateStep::CREATED:
+                return created_(j, std::move(created).value());
+            case CreateStep::LOOKUP:
                 log(LogLevel::WARN, route + ": no definite answer (" + st.message() +
                                         "); looking the task up by external_task_id");
-                if (!sleepFor(backoff(1, st), dl, cancel)) return cancelled("cancelled");
-                auto found = lookup(path, ext, dl, cancel, requestId);
-                if (found.ok()) return found;
-                if (found.code() != Code::NOT_FOUND) {
-                    // Unknown whether it exists: never re-send; let the caller resume by ext id.
-                    if (dl.passed())
-                        return deadlineExceeded(route +
-                                                ": create outcome unknown at the deadline; " +
-                                                taskRefText("", ext));
-                    return found.status().withContext(route + ": create outcome unknown; " +
-                                                      taskRefText("", ext));
-                }
-                // Certainly not created: safe to send again.
-                wasAmbiguous = true;
-            } else if (st.providerCode() == 1201 && canLookup && !ext.empty() &&
-                       (wasAmbiguous ||
-                        st.message().find("external_task_id") != std::string::npos)) {
-                // "external_task_id already exists": either an earlier create was still being
-                // processed when a lookup said not found, or libcurl silently re-sent a create
-                // whose reused keep-alive connection died without an answer (it does that for
-                // any method). Our external id is the idempotency key: adopt that task.
-                auto found = lookup(path, ext, dl, cancel, requestId);
-                if (found.ok()) return found;
-                return st;
-            } else if (!st.retryable()) {
-                return st;
-            }
-            if (attempt >= p_.retry.maxAttempts) return st;
-            if (dl.passed())
-                return deadlineExceeded(route + ": deadline passed before the task was created (" +
-                                        st.message() + ")");
-            if (!sleepFor(backoff(attempt, st), dl, cancel)) return cancelled("cancelled");
-            if (dl.passed())
-                return deadlineExceeded(route + ": deadline passed before the task was created (" +
-                                        st.message() + ")");
+                return later(j, detail::backoff(p_.retry, 1, st, jitter()),
+                             [this, j] { lookup(j, 1, false); });
+            case CreateStep::ADOPT:
+                return lookup(j, 1, true);
+            case CreateStep::UNKNOWN_SENT:
+                return end(j, outcomeUnknown(route +
+                                             ": the request may have been processed but no "
+                                             "answer came back (" +
+                                             st.message() +
+                                             "); not re-sent, since this route has no lookup by "
+                                             "external id: check the provider's account before "
+                                             "trying again")
+                                  .withTask("", j->ext));
+            case CreateStep::RETRY:
+                if (isRateLimit(st)) closeGate(detail::backoff(p_.retry, j->attempt, st, jitter()));
+                if (j->attempt >= p_.retry.maxAttempts) return end(j, st);
+                return later(j, detail::backoff(p_.retry, j->attempt, st, jitter()),
+                             [this, j] { create(j); });
+            case CreateStep::FAIL:
+                return end(j, st);
         }
     }
 
-    Result<TaskObject> parseCreateAnswer(const HttpResponse& r, const std::string& route,
-                                         std::string* requestId) {
-        rapidjson::Document d;
-        if (!detail::parseJson(r.body, d) || !d.IsObject())
-            return internalError(route + ": malformed JSON");
-        const auto* data = detail::member(d, "data");
-        if (data && data->IsArray() && !detail::member(d, "code")) {
-            // Ideogram's synchronous body: {"created": …, "data": [{"url", "is_image_safe", …}]}.
-            TaskObject t;
-            t.status = TaskStatus::SUCCEED;
-            t.statusText = "succeed";
-            int i = 0;
-            for (const auto& e : data->GetArray()) {
-                TaskImage img;
-                img.index = i++;
-                img.url = detail::getString(e, "url");
-                const auto* safe = detail::member(e, "is_image_safe");
-                if (safe && safe->IsBool() && !safe->GetBool() && img.url.empty())
-                    t.statusMessage = "result flagged unsafe by the provider";
-                if (!img.url.empty()) t.images.push_back(img);
-            }
-            if (t.images.empty()) {
-                t.status = TaskStatus::FAILED;
-                t.statusText = "failed";
-                if (t.statusMessage.empty()) t.statusMessage = "no result images";
-            }
-            return t;
+    static bool isRateLimit(const Status& st) { return st.code() == Code::RESOURCE_EXHAUSTED; }
+
+    /** Looks the task up by external id (after an ambiguous create, or to adopt a duplicate). */
+    void lookup(const JobPtr& j, int attempt, bool adopting) {
+        if (j->finished) return;
+        gated(j, true, [this, j, attempt, adopting] {
+            if (j->finished) return;
+            api_->sendAsync(apiGet(j->path + "/" + j->ext, j),
+                            [this, alive = alive_, j, attempt, adopting](HttpResponse r) {
+                                loop_->post([this, alive, j, attempt, adopting, r = std::move(r)] {
+                                    if (alive->load()) onLookup(j, r, attempt, adopting);
+                                });
+                            });
+        });
+    }
+
+    void onLookup(const JobPtr& j, const HttpResponse& r, int attempt, bool adopting) {
+        if (j->finished) return;
+        const std::string route = "GET " + j->path + "/" + j->ext;
+        Status st = statusFromResponse(r, route, false);
+        if (st.ok()) {
+            auto t = detail::parseEnvelopeTask(r, route, &j->state->requestId);
+            if (t.ok()) return created_(j, std::move(t).value());
+            st = t.status();
         }
-        return parseEnvelopeTask(r, route, requestId);
-    }
-
-    Result<TaskHandle> submitJson(Operation op, const std::string& body, const std::string& ext,
-                                  int slots, const CallOptions& opt) {
-        const std::string path = p_.profile.createPath(op);
-        auto make = [&] {
-            HttpRequest req;
-            req.method = HttpMethod::POST;
-            req.url = p_.profile.baseUrl + path;
-            req.headers.emplace_back("Content-Type", "application/json");
-            req.headers.emplace_back("Accept", "application/json");
-            req.body = body;
-            return req;
-        };
-        return submitWith(op, path, make, ext, slots, opt, true);
-    }
-
-    Result<TaskHandle> submitWith(Operation op, const std::string& path,
-                                  const std::function<HttpRequest()>& make, const std::string& ext,
-                                  int slots, const CallOptions& opt, bool canLookup) {
-        const auto t0 = Clock::now();
-        const Deadline dl = deadlineOf(opt);
-        auto s = std::make_shared<TaskState>();
-        s->op = op;
-        s->externalTaskId = ext;
-        s->queryBase = path;
-        if (!slots_->acquire(slots, dl.at, opt.cancel.get())) {
-            if (opt.cancel && opt.cancel->load()) return cancelled("cancelled waiting for slots");
-            return deadlineExceeded("no free task slots before the deadline (" +
-                                    std::to_string(slots_->used()) + " in use)");
+        if (st.code() == Code::NOT_FOUND && !adopting) {
+            // Certainly not created: safe to send again.
+            j->afterAmbiguous = true;
+            if (j->attempt >= p_.retry.maxAttempts)
+                return end(j, unavailable("POST " + j->path + ": no task was created after " +
+                                          std::to_string(j->attempt) + " attempts")
+                                  .withTask("", j->ext));
+            return create(j);
         }
-        s->slots = slots_;
-        s->held = slots;
-        auto t = createOnce(path, make, ext, dl, opt.cancel.get(), &s->requestId, canLookup);
-        if (!t.ok()) return t.status();  // ~TaskState releases the slots
-        s->taskId = t->taskId;
-        if (s->externalTaskId.empty()) s->externalTaskId = t->externalTaskId;
-        s->last = *t;
-        s->haveObject = true;
-        s->pollable = !t->taskId.empty();
-        s->submitTime = msSince(t0);
-        log(LogLevel::INFO,
-            std::string(toString(op)) + " created: " + taskRefText(s->taskId, s->externalTaskId));
-        return TaskHandle(s);
+        if (st.code() != Code::NOT_FOUND && detail::mayRetry(st, attempt, 2 * p_.retry.maxAttempts))
+            return later(j, detail::backoff(p_.retry, attempt, st, jitter()),
+                         [this, j, attempt, adopting] { lookup(j, attempt + 1, adopting); });
+        // Unknown whether it exists: never re-send; the caller resumes by external id.
+        end(j, Status(st.code() == Code::NOT_FOUND ? Code::OUTCOME_UNKNOWN : st.code(),
+                      "POST " + j->path + ": create outcome unknown (" + st.message() + ")")
+                   .withRetryable(false)
+                   .withTask("", j->ext));
     }
 
-    Result<TaskObject> queryTask(TaskState& s, const Deadline& dl,
-                                 const std::atomic<bool>* cancel) {
-        std::string id;
+    void created_(const JobPtr& j, TaskObject t) {
+        TaskState& s = *j->state;
         {
             std::lock_guard<std::mutex> lock(s.mu);
-            id = s.taskId.empty() ? s.externalTaskId : s.taskId;
-            if (!s.pollable) {
-                if (s.haveObject) return s.last;
-                return cancelled("task no longer tracked");
+            s.taskId = t.taskId;
+            if (s.externalTaskId.empty()) s.externalTaskId = t.externalTaskId;
+            s.last = t;
+            s.haveObject = true;
+            s.pollable = !t.taskId.empty();
+            s.submitTime = msSince(j->start);
+            s.createdAt = Clock::now();
+        }
+        log(LogLevel::INFO,
+            std::string(toString(j->op)) + " created: " + taskRefText(s.taskId, s.externalTaskId));
+        if (j->onCreated) {
+            auto cb = std::move(j->onCreated);
+            j->onCreated = nullptr;
+            deliver([cb, h = TaskHandle(j->state)] { cb(h); });
+        }
+        if (j->createOnly) return forget(j);
+        j->phase = Job::Phase::POLL;
+        if (isTerminal(t.status)) return terminal(j);
+        schedulePoll(j);
+    }
+
+    // ---------------- polling ----------------
+
+    void startWait(std::shared_ptr<TaskState> s, const CallOptions& opt, Completion done,
+                   bool fromHandle) {
+        auto j = newJob(s->op, opt);
+        j->state = std::move(s);
+        j->waitOnly = true;
+        j->done = std::move(done);
+        j->phase = Job::Phase::POLL;
+        loop_->post([this, j, fromHandle] {
+            jobs_.insert(j);
+            TaskState& st = *j->state;
+            bool terminalNow, pollable, have;
+            {
+                std::lock_guard<std::mutex> lock(st.mu);
+                if (st.createdAt == Clock::time_point{}) st.createdAt = Clock::now();
+                have = st.haveObject;
+                terminalNow = st.haveObject && isTerminal(st.last.status);
+                pollable = st.pollable;
+            }
+            if (terminalNow) return terminal(j);
+            if (!pollable) return end(j, cancelled("task cancelled"));
+            if (fromHandle && have)
+                return schedulePoll(j);  // just created: give it the first delay
+            query(j);
+        });
+    }
+
+    void schedulePoll(const JobPtr& j) {
+        const milliseconds since = msSince(j->state->createdAt);
+        const milliseconds due = schedule_.due(j->op, j->queries, j->lastQueryAt);
+        milliseconds wait = due - since;
+        later(j, std::max(milliseconds(0), wait), [this, j] { query(j); });
+    }
+
+    void query(const JobPtr& j) {
+        if (j->finished) return;
+        std::string id;
+        {
+            std::lock_guard<std::mutex> lock(j->state->mu);
+            id = j->state->taskId.empty() ? j->state->externalTaskId : j->state->taskId;
+            if (!j->state->pollable) {
+                if (j->oneQuery && j->state->haveObject) {
+                    auto cb = std::move(j->onQueried);
+                    TaskObject last = j->state->last;
+                    j->finished = true;
+                    return deliver([cb, last] { cb(last); });
+                }
+                return end(j, cancelled("task no longer tracked"));
             }
         }
-        const std::string route = "GET " + s.queryBase + "/" + id;
-        Status st;
-        for (int attempt = 1;; ++attempt) {
-            HttpRequest req = apiRequest(HttpMethod::GET, s.queryBase + "/" + id, dl, cancel);
-            HttpResponse r = api_->send(req);
-            st = statusFromResponse(r, route, false);
-            if (st.ok()) {
-                std::string rid;
-                auto t = parseEnvelopeTask(r, route, &rid);
-                if (!t.ok()) return t.status();
+        gated(j, true, [this, j, id] { sendQuery(j, id, 1); });
+    }
+
+    void sendQuery(const JobPtr& j, const std::string& id, int attempt) {
+        if (j->finished) return;
+        ++j->queries;
+        j->lastQueryAt = msSince(j->state->createdAt);
+        api_->sendAsync(apiGet(j->state->queryBase + "/" + id, j),
+                        [this, alive = alive_, j, id, attempt](HttpResponse r) {
+                            loop_->post([this, alive, j, id, attempt, r = std::move(r)] {
+                                if (alive->load()) onQuery(j, id, attempt, r);
+                            });
+                        });
+    }
+
+    void onQuery(const JobPtr& j, const std::string& id, int attempt, const HttpResponse& r) {
+        if (j->finished) return;
+        if (r.status.code() == Code::CANCELLED) return;  // the tick reports why
+        const std::string route = "GET " + j->state->queryBase + "/" + id;
+        Status st = statusFromResponse(r, route, false);
+        std::optional<TaskObject> t;
+        if (st.ok()) {
+            std::string rid;
+            auto parsed = detail::parseEnvelopeTask(r, route, &rid);
+            if (parsed.ok()) {
+                t = std::move(parsed).value();
+                TaskState& s = *j->state;
                 std::lock_guard<std::mutex> lock(s.mu);
                 if (s.taskId.empty() || s.taskId == s.externalTaskId || s.taskId == id)
                     s.taskId = t->taskId;
@@ -743,303 +722,396 @@ private:
                 if (s.requestId.empty()) s.requestId = rid;
                 s.last = *t;
                 s.haveObject = true;
-                return t;
+            } else {
+                st = parsed.status();
             }
-            if (!st.retryable() || attempt >= p_.retry.maxAttempts || dl.passed()) break;
-            if (!sleepFor(backoff(attempt, st), dl, cancel)) return cancelled("cancelled");
         }
-        return st;
+        if (!t) {
+            if (isRateLimit(st) && st.retryable())
+                closeGate(detail::backoff(p_.retry, attempt, st, jitter()));
+            if (detail::mayRetry(st, attempt, p_.retry.maxAttempts))
+                return later(j, detail::backoff(p_.retry, attempt, st, jitter()),
+                             [this, j, id, attempt] {
+                                 gated(j, true, [this, j, id, attempt] {
+                                     --j->queries;  // a retry of the same query
+                                     sendQuery(j, id, attempt + 1);
+                                 });
+                             });
+            if (j->oneQuery) {
+                j->finished = true;
+                jobs_.erase(j);
+                auto cb = std::move(j->onQueried);
+                return deliver([cb, st] { cb(st); });
+            }
+            return end(j, st);
+        }
+        if (j->oneQuery) {
+            j->finished = true;
+            jobs_.erase(j);
+            auto cb = std::move(j->onQueried);
+            return deliver([cb, obj = *t] { cb(obj); });
+        }
+        if (isTerminal(t->status)) {
+            learn(j, *t);
+            return terminal(j);
+        }
+        schedulePoll(j);
     }
 
-    Result<cv::Mat> download(const std::string& url, const Deadline& dl,
-                             const std::atomic<bool>* cancel, const CallOptions& opt) {
+    void learn(const JobPtr& j, const TaskObject& t) {
+        // The provider's own clock when it gives both ends; ours otherwise (an upper bound).
+        milliseconds d = msSince(j->state->createdAt);
+        if (t.createdAtMs > 0 && t.updatedAtMs >= t.createdAtMs &&
+            t.updatedAtMs - t.createdAtMs <= d.count() + 1000)
+            d = milliseconds(t.updatedAtMs - t.createdAtMs);
+        const bool providerClock = d != msSince(j->state->createdAt);
+        if (providerClock || !j->waitOnly) schedule_.record(j->op, d);
+    }
+
+    // ---------------- download and decode ----------------
+
+    void terminal(const JobPtr& j) {
+        TaskObject t;
+        {
+            std::lock_guard<std::mutex> lock(j->state->mu);
+            t = j->state->last;
+        }
+        j->waited = msSince(j->start);
+        if (t.status == TaskStatus::FAILED)
+            return end(j, failedPrecondition(
+                              std::string(toString(j->op)) + " task failed: " +
+                              (t.statusMessage.empty() ? "no reason given" : t.statusMessage) +
+                              " (" + ref(j) + ")")
+                              .withRequestId(j->state->requestId));
+        j->images = t.images;
+        std::sort(j->images.begin(), j->images.end(),
+                  [](const TaskImage& a, const TaskImage& b) { return a.index < b.index; });
+        if (j->images.empty())
+            return end(j, dataLoss("task succeeded without result images (" + ref(j) + ")"));
+        j->phase = Job::Phase::DOWNLOAD;
+        j->bodies.assign(j->images.size(), std::string());
+        j->downloadStart = Clock::now();
+        for (size_t i = 0; i < j->images.size(); ++i) download(j, i, 1);
+    }
+
+    void download(const JobPtr& j, size_t i, int attempt) {
+        if (j->finished) return;
+        const std::string& url = j->images[i].url;
         if (url.rfind("data:", 0) == 0) {
             auto bytes = base64Decode(url);
-            if (!bytes.ok()) return dataLoss("result data URL: " + bytes.status().message());
-            return decodeImage(std::string(bytes->begin(), bytes->end()));
+            if (!bytes.ok())
+                return end(j, dataLoss("result data URL: " + bytes.status().message()));
+            j->bodies[i].assign(bytes->begin(), bytes->end());
+            return downloaded(j);
         }
-        Status st;
-        for (int attempt = 1;; ++attempt) {
-            HttpRequest req;
-            req.method = HttpMethod::GET;
-            req.url = url;
-            req.followRedirects = true;
-            req.maxResponseBytes = p_.maxDownloadBytes;
-            req.timeout =
-                std::max(milliseconds(1), std::min(dl.left(), p_.transportParams.totalTimeout));
-            req.cancel = opt.cancel;
-            HttpResponse r = plain_->send(req);
-            if (!r.status.ok()) {
-                st = r.status;
-            } else if (r.httpStatus == 200) {
-                const std::string* cl = r.header("content-length");
-                if (cl && std::strtoull(cl->c_str(), nullptr, 10) != r.body.size()) {
-                    st = dataLoss("download truncated: " + std::to_string(r.body.size()) + " of " +
-                                  *cl + " bytes")
-                             .withRetryable(true);
-                } else {
-                    auto m = decodeImage(r.body);
-                    if (m.ok()) return m;
-                    st = m.status();
-                }
-            } else {
-                st = statusFromResponse(r, "GET result image", false);
-                if (r.httpStatus == 403 || r.httpStatus == 404 || r.httpStatus == 410)
-                    st = notFound("result image gone (expired URL?), HTTP " +
-                                  std::to_string(r.httpStatus));
-                if (st.ok()) st = unavailable("unexpected HTTP " + std::to_string(r.httpStatus));
-            }
-            if (!st.retryable() || attempt >= p_.downloadAttempts || dl.passed()) break;
-            log(LogLevel::WARN, "download failed (" + st.message() + "), retrying");
-            if (!sleepFor(backoff(attempt, st), dl, cancel)) return cancelled("cancelled");
-        }
-        return st.withContext("download");
+        HttpRequest req;
+        req.url = url;
+        req.followRedirects = true;
+        req.maxResponseBytes = p_.maxDownloadBytes;
+        plain_->sendAsync(timed(std::move(req), j),
+                          [this, alive = alive_, j, i, attempt](HttpResponse r) {
+                              loop_->post([this, alive, j, i, attempt, r = std::move(r)]() mutable {
+                                  if (alive->load()) onDownload(j, i, attempt, std::move(r));
+                              });
+                          });
     }
 
-    Result<TaskOutput> finish(TaskState& s, const Deadline& dl, const CallOptions& opt,
-                              Clock::time_point t0, milliseconds waited) {
-        TaskObject t;
+    void onDownload(const JobPtr& j, size_t i, int attempt, HttpResponse r) {
+        if (j->finished) return;
+        if (r.status.code() == Code::CANCELLED) return;
+        Status st;
+        if (!r.status.ok()) {
+            st = r.status;
+        } else if (r.httpStatus == 200) {
+            const std::string* cl = r.header("content-length");
+            if (cl && std::strtoull(cl->c_str(), nullptr, 10) != r.body.size()) {
+                st = dataLoss("download truncated: " + std::to_string(r.body.size()) + " of " +
+                              *cl + " bytes")
+                         .withRetryable(true);
+            } else if (!detail::looksCompleteImage(r.body)) {
+                st = dataLoss(r.body.empty() ? "empty image body" : "image truncated")
+                         .withRetryable(true);
+            } else {
+                j->bodies[i] = std::move(r.body);
+                return downloaded(j);
+            }
+        } else {
+            st = statusFromResponse(r, "GET result image", false);
+            if (r.httpStatus == 403 || r.httpStatus == 404 || r.httpStatus == 410)
+                st = notFound("result image gone (expired URL?), HTTP " +
+                              std::to_string(r.httpStatus));
+            if (st.ok()) st = unavailable("unexpected HTTP " + std::to_string(r.httpStatus));
+        }
+        if (detail::mayRetry(st, attempt, p_.downloadAttempts)) {
+            log(LogLevel::WARN, "download failed (" + st.message() + "), retrying");
+            return later(j, detail::backoff(p_.retry, attempt, st, jitter()),
+                         [this, j, i, attempt] { download(j, i, attempt + 1); });
+        }
+        end(j, imageError(j, i, st.withContext("download")));
+    }
+
+    static Status imageError(const JobPtr& j, size_t i, const Status& st) {
+        return Status(st.code(), st.message() + " (image " + std::to_string(j->images[i].index) +
+                                     ", " + ref(j) + ")")
+            .withRetryable(st.retryable())
+            .withHttpStatus(st.httpStatus())
+            .withTask(j->state->taskId, j->state->externalTaskId);
+    }
+
+    void downloaded(const JobPtr& j) {
+        if (++j->downloaded < j->images.size()) return;
+        // All bytes are in: decode on the CPU pool, then deliver from there.
+        j->phase = Job::Phase::DONE;
+        j->finished = true;
+        jobs_.erase(j);
+        j->state->releaseSlots();
+        loop_->cancelTimer(j->timer);
         TaskOutput out;
         {
-            std::lock_guard<std::mutex> lock(s.mu);
-            t = s.last;
-            out.taskId = s.taskId;
-            out.externalTaskId = s.externalTaskId;
-            out.requestId = s.requestId;
-            out.timings.submit = s.submitTime;
-            s.releaseSlots();
+            std::lock_guard<std::mutex> lock(j->state->mu);
+            out.taskId = j->state->taskId;
+            out.externalTaskId = j->state->externalTaskId;
+            out.requestId = j->state->requestId;
+            out.timings.submit = j->state->submitTime;
+            out.taskStatus =
+                j->state->last.statusText.empty() ? "succeed" : j->state->last.statusText;
+            out.unitsDeducted = j->state->last.unitsDeducted;
         }
         out.provider = p_.profile.name;
-        if (t.status == TaskStatus::FAILED) {
-            return failedPrecondition(
-                       std::string(toString(s.op)) + " task failed: " +
-                       (t.statusMessage.empty() ? "no reason given" : t.statusMessage) + " (" +
-                       taskRefText(out.taskId, out.externalTaskId) + ")")
-                .withRequestId(out.requestId);
-        }
-        out.taskStatus = t.statusText.empty() ? "succeed" : t.statusText;
-        out.unitsDeducted = t.unitsDeducted;
-        out.timings.wait = waited;
-        const auto d0 = Clock::now();
-        std::vector<TaskImage> imgs = t.images;
-        std::sort(imgs.begin(), imgs.end(),
-                  [](const TaskImage& a, const TaskImage& b) { return a.index < b.index; });
-        if (imgs.empty())
-            return dataLoss("task succeeded without result images (" +
-                            taskRefText(out.taskId, out.externalTaskId) + ")");
-        for (const auto& img : imgs) {
-            auto m = download(img.url, dl, opt.cancel.get(), opt);
-            if (!m.ok()) {
-                Status st = m.status();
-                return Status(st.code(), st.message() + " (image " + std::to_string(img.index) +
-                                             ", " + taskRefText(out.taskId, out.externalTaskId) +
-                                             ")")
-                    .withRetryable(st.retryable())
-                    .withHttpStatus(st.httpStatus());
+        out.timings.wait = j->waited;
+        out.timings.download = msSince(j->downloadStart);
+        const int64_t maxPixels = p_.maxResultPixels;
+        WorkerPool::cpu().post([this, j, out = std::move(out), maxPixels]() mutable {
+            for (size_t i = 0; i < j->images.size(); ++i) {
+                auto m = detail::decodeResultImage(j->bodies[i], maxPixels);
+                if (!m.ok()) return j->done(imageError(j, i, m.status()));
+                ResultImage ri;
+                ri.image = std::move(m).value();
+                ri.index = j->images[i].index;
+                ri.url = j->images[i].url;
+                ri.watermarkUrl = j->images[i].watermarkUrl;
+                out.images.push_back(std::move(ri));
+                j->bodies[i].clear();
+                j->bodies[i].shrink_to_fit();
             }
-            ResultImage ri;
-            ri.image = std::move(*m);
-            ri.index = img.index;
-            ri.url = img.url;
-            ri.watermarkUrl = img.watermarkUrl;
-            out.images.push_back(std::move(ri));
+            out.timings.total = out.timings.submit + msSince(j->start);
+            j->done(std::move(out));
+        });
+    }
+
+    // ---------------- ending ----------------
+
+    static std::string ref(const JobPtr& j) {
+        std::lock_guard<std::mutex> lock(j->state->mu);
+        return taskRefText(j->state->taskId, j->state->externalTaskId);
+    }
+
+    /** Ends a job with an error (loop thread): stops its timer and transfer, frees its slots
+     * when it never got a task, and delivers the status with the task's ids. */
+    void end(const JobPtr& j, Status st) {
+        if (j->finished) return;
+        j->finished = true;
+        j->phase = Job::Phase::DONE;
+        jobs_.erase(j);
+        loop_->cancelTimer(j->timer);
+        j->abort->store(true);
+        std::string tid, ext = j->ext;
+        if (j->state) {
+            std::lock_guard<std::mutex> lock(j->state->mu);
+            tid = j->state->taskId;
+            if (!j->state->externalTaskId.empty()) ext = j->state->externalTaskId;
         }
-        out.timings.download = msSince(d0);
-        out.timings.total = out.timings.submit + msSince(t0);
-        return out;
+        st.withTask(tid, ext);
+        // A task that was created and is not collected keeps running remotely; its handle
+        // (if the caller has one) keeps the slots until it is waited for or cancelled.
+        if (j->state) j->state->releaseSlots();
+        auto onCreated = std::move(j->onCreated);
+        auto done = std::move(j->done);
+        auto onQueried = std::move(j->onQueried);
+        deliver([onCreated, done, onQueried, st] {
+            if (onCreated) onCreated(st);
+            if (done) done(st);
+            if (onQueried) onQueried(st);
+        });
+    }
+
+    /** The job finished its part without an error of its own (submit only). */
+    void forget(const JobPtr& j) {
+        j->finished = true;
+        jobs_.erase(j);
+    }
+
+    /** Completions run on a worker, never on the loop thread and never under a lock. */
+    void deliver(std::function<void()> fn) { WorkerPool::cpu().post(std::move(fn)); }
+
+    /** Every loop iteration: cancel flags and deadlines of the jobs in flight. */
+    void tick() {
+        if (jobs_.empty()) return;
+        const auto now = Clock::now();
+        std::vector<std::pair<JobPtr, Status>> ending;
+        for (const auto& j : jobs_) {
+            if (j->opt.cancel && j->opt.cancel->load()) {
+                ending.emplace_back(j, cancelled(j->phase == Job::Phase::QUEUED
+                                                     ? "cancelled before the create was sent"
+                                                     : "cancelled"));
+            } else if (now >= j->deadline) {
+                if (j->phase == Job::Phase::QUEUED)
+                    ending.emplace_back(
+                        j, deadlineExceeded("no free task slots before the "
+                                            "deadline (" +
+                                            std::to_string(slots_->used()) + " in use)"));
+                else if (j->phase == Job::Phase::CREATE)
+                    ending.emplace_back(
+                        j, deadlineExceeded("POST " + j->path +
+                                            ": deadline passed before the task was created"));
+                else
+                    ending.emplace_back(
+                        j, deadlineExceeded(std::string(toString(j->op)) + " task still " +
+                                            toString(j->state->last.status) +
+                                            " at the deadline; resume it later (" + ref(j) + ")"));
+            }
+        }
+        for (auto& [j, st] : ending) end(j, st);
     }
 
     void log(LogLevel level, const std::string& line) {
         if (p_.log) p_.log(level, redact(line, secrets_));
     }
 
+    ClientParams p_;
+    std::shared_ptr<EventLoop> loop_;
     cv::Ptr<HttpTransport> api_, plain_;
+    std::vector<std::string> secrets_;
     std::shared_ptr<Slots> slots_;
     std::mutex rngMu_;
     std::mt19937_64 rng_;
-
-public:
-    std::vector<std::string> secrets_;
+    detail::PollSchedule schedule_;
+    std::shared_ptr<std::atomic<bool>> alive_;
+    uint64_t ticker_ = 0;
+    // Loop thread only.
+    std::unordered_set<JobPtr> jobs_;
+    std::deque<JobPtr> queue_;
+    Clock::time_point gateOpenAt_{};
+    Clock::time_point nextQueryAt_{};
 };
 
-Result<TaskHandle> TaskClientImpl::submit(const UpscaleRequest& r, const CallOptions& opt) {
-    CVGEN_RETURN_IF_ERROR(validate(r));
-    CVGEN_RETURN_IF_ERROR(supported(Operation::UPSCALE));
-    EncodedImage img;
-    if (!r.image.url.empty()) {
-        // Ideogram takes a file part only: fetch the URL first (size-capped, no auth header).
-        const Deadline dl = deadlineOf(opt);
-        HttpRequest req;
-        req.url = r.image.url;
-        req.followRedirects = true;
-        req.maxResponseBytes = size_t(10) << 20;
-        req.timeout =
-            std::max(milliseconds(1), std::min(dl.left(), p_.transportParams.totalTimeout));
-        HttpResponse resp = plain_->send(req);
-        if (!resp.status.ok()) return resp.status.withContext("image URL");
-        if (resp.httpStatus != 200)
-            return invalidArgument("image: URL answered HTTP " + std::to_string(resp.httpStatus));
-        auto enc = encodeImage(
-            ImageSource::fromBytes(std::vector<uint8_t>(resp.body.begin(), resp.body.end())),
-            "image", Operation::UPSCALE);
-        if (!enc.ok()) return enc.status();
-        img = std::move(*enc);
-    } else {
-        auto enc = encodeImage(r.image, "image", Operation::UPSCALE);
-        if (!enc.ok()) return enc.status();
-        img = std::move(*enc);
-    }
-    const std::string ext = externalId(r.externalTaskId);
-    const std::string json = upscaleRequestJson(r);
-    const std::string path = p_.profile.createPath(Operation::UPSCALE);
-    const bool aggregator = p_.profile.auth != AuthStyle::API_KEY;
-    const std::string fileName = img.mime == "image/jpeg"   ? "image.jpg"
-                                 : img.mime == "image/webp" ? "image.webp"
-                                                            : "image.png";
-    const std::string bytes(img.bytes.begin(), img.bytes.end());
-    auto make = [&] {
-        HttpRequest req;
-        req.method = HttpMethod::POST;
-        req.url = p_.profile.baseUrl + path;
-        req.headers.emplace_back("Accept", "application/json");
-        req.parts.push_back({"image_request", "application/json", "", json});
-        req.parts.push_back({"image_file", img.mime, fileName, bytes});
-        if (aggregator) req.parts.push_back({"external_task_id", "", "", ext});
-        return req;
-    };
+void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, CreatedFn cb,
+                             Completion done) {
+    Status st = validate(r);
+    if (st.ok()) st = supported(Operation::UPSCALE);
+    if (!st.ok()) return failEarly(st, std::move(cb), std::move(done));
+    auto job = newJob(Operation::UPSCALE, opt);
+    job->ext = externalId(r.externalTaskId);
+    job->path = p_.profile.createPath(Operation::UPSCALE);
+    job->slots = 1;
     // A synchronous route cannot be looked up: an ambiguous upscale is reported, not re-sent.
-    return submitWith(Operation::UPSCALE, path, make, ext, 1, opt, false);
-}
-
-std::vector<Result<TaskOutput>> TaskClientImpl::waitAll(std::vector<TaskHandle>& handles,
-                                                        const CallOptions& opt) {
-    const auto t0 = Clock::now();
-    const Deadline dl = deadlineOf(opt);
-    const std::atomic<bool>* cancel = opt.cancel.get();
-    struct Item {
-        Clock::time_point due;
-        milliseconds interval;
-        bool done = false;
+    job->canLookup = false;
+    job->onCreated = std::move(cb);
+    job->done = std::move(done);
+    job->createOnly = !job->done;
+    auto build = [this, job, r](ImageSource src) {
+        auto enc = detail::encodeImage(src, "image", Operation::UPSCALE);
+        if (!enc.ok()) {
+            loop_->post([this, job, st = enc.status()] { end(job, st); });
+            return;
+        }
+        const std::string json = detail::upscaleRequestJson(r);
+        const bool aggregator = p_.profile.auth != AuthStyle::API_KEY;
+        const std::string mime = enc->mime;
+        const std::string fileName = mime == "image/jpeg"   ? "image.jpg"
+                                     : mime == "image/webp" ? "image.webp"
+                                                            : "image.png";
+        std::string bytes(enc->bytes.begin(), enc->bytes.end());
+        job->make = [this, path = job->path, json, mime, fileName, bytes = std::move(bytes),
+                     aggregator, ext = job->ext] {
+            HttpRequest req;
+            req.method = HttpMethod::POST;
+            req.url = p_.profile.baseUrl + path;
+            req.headers.emplace_back("Accept", "application/json");
+            req.parts.push_back({"image_request", "application/json", "", json});
+            req.parts.push_back({"image_file", mime, fileName, bytes});
+            if (aggregator) req.parts.push_back({"external_task_id", "", "", ext});
+            return req;
+        };
+        loop_->post([this, job] { enqueue(job); });
     };
-    std::vector<std::optional<Result<TaskOutput>>> results(handles.size());
-    std::vector<Item> items(handles.size());
-    for (size_t i = 0; i < handles.size(); ++i) {
-        CV_Assert(handles[i].valid());
-        TaskState& s = *handles[i].state();
-        bool terminal, first;
-        {
-            std::lock_guard<std::mutex> lock(s.mu);
-            terminal = s.haveObject && isTerminal(s.last.status);
-            first = s.haveObject;  // just created: give it the first delay
-            if (!s.pollable && !terminal)
-                results[i] = Result<TaskOutput>(cancelled("task cancelled"));
-        }
-        items[i].interval = p_.poll.interval;
-        items[i].due =
-            first ? Clock::now() + milliseconds(int64_t(p_.poll.firstDelay.count() * jitter()))
-                  : Clock::now();
-        if (results[i]) items[i].done = true;
-        if (terminal && !results[i]) {
-            results[i] = finish(s, dl, opt, t0, milliseconds(0));
-            items[i].done = true;
-        }
+    if (r.image.url.empty()) {
+        WorkerPool::cpu().post([alive = alive_, build, src = r.image] {
+            if (alive->load()) build(src);
+        });
+        return;
     }
-    for (;;) {
-        size_t next = handles.size();
-        for (size_t i = 0; i < handles.size(); ++i)
-            if (!items[i].done && (next == handles.size() || items[i].due < items[next].due))
-                next = i;
-        if (next == handles.size()) break;
-        TaskState& s = *handles[next].state();
-        const auto wait = std::chrono::duration_cast<milliseconds>(items[next].due - Clock::now());
-        if (cancel && cancel->load()) {
-            for (size_t i = 0; i < handles.size(); ++i)
-                if (!items[i].done) {
-                    results[i] = Result<TaskOutput>(
-                        cancelled("wait cancelled; " +
-                                  taskRefText(handles[i].taskId(), handles[i].externalTaskId())));
-                    items[i].done = true;
-                }
-            break;
-        }
-        if (dl.passed() || (wait.count() > 0 && Clock::now() + wait > dl.at)) {
-            // Sleep to the deadline, then report every unfinished task with its ids.
-            if (!dl.passed()) sleepFor(dl.left(), dl, cancel);
-            for (size_t i = 0; i < handles.size(); ++i)
-                if (!items[i].done) {
-                    results[i] = Result<TaskOutput>(deadlineExceeded(
-                        std::string(toString(handles[i].operation())) + " task still " +
-                        toString(handles[i].status()) + " at the deadline; resume it later (" +
-                        taskRefText(handles[i].taskId(), handles[i].externalTaskId()) + ")"));
-                    items[i].done = true;
-                }
-            break;
-        }
-        if (wait.count() > 0 && !sleepFor(wait, dl, cancel)) continue;  // cancel handled above
-        auto t = queryTask(s, dl, cancel);
-        if (!t.ok()) {
-            if (t.code() == Code::CANCELLED) continue;
-            if (dl.passed() && t.status().retryable()) continue;  // reported as deadline above
-            results[next] = Result<TaskOutput>(t.status().withContext(
-                taskRefText(handles[next].taskId(), handles[next].externalTaskId())));
-            items[next].done = true;
-            continue;
-        }
-        if (isTerminal(t->status)) {
-            results[next] = finish(s, dl, opt, t0, msSince(t0));
-            items[next].done = true;
-            continue;
-        }
-        items[next].due =
-            Clock::now() + milliseconds(int64_t(items[next].interval.count() * jitter()));
-        items[next].interval =
-            std::min(p_.poll.maxInterval,
-                     milliseconds(int64_t(items[next].interval.count() * p_.poll.multiplier)));
-    }
-    std::vector<Result<TaskOutput>> out;
-    out.reserve(handles.size());
-    for (auto& r : results)
-        out.push_back(r ? std::move(*r) : Result<TaskOutput>(internalError("not waited")));
-    return out;
+    // Ideogram takes a file part only: fetch the URL first (size-capped, no auth header).
+    HttpRequest req;
+    req.url = r.image.url;
+    req.followRedirects = true;
+    req.maxResponseBytes = size_t(10) << 20;
+    req = timed(std::move(req), job);
+    plain_->sendAsync(std::move(req), [this, alive = alive_, job, build](HttpResponse resp) {
+        if (!alive->load()) return;
+        if (!resp.status.ok())
+            return loop_->post(
+                [this, job, st = resp.status.withContext("image URL")] { end(job, st); });
+        if (resp.httpStatus != 200)
+            return loop_->post([this, job, code = resp.httpStatus] {
+                end(job, invalidArgument("image: URL answered HTTP " + std::to_string(code)));
+            });
+        WorkerPool::cpu().post([build, body = std::move(resp.body)] {
+            build(ImageSource::fromBytes(std::vector<uint8_t>(body.begin(), body.end())));
+        });
+    });
 }
 
-// ---------- the synchronous Provider ----------
+// ---------- the Provider over the engine ----------
 
 class RemoteProvider final : public Provider {
 public:
     explicit RemoteProvider(cv::Ptr<TaskClient> c) : c_(std::move(c)) {}
     std::string name() const override { return c_->profile().name; }
     Result<TaskOutput> expand(const ExpandRequest& r, const CallOptions& o) override {
-        return run(r, o);
+        return blocking([&](Completion d) { expandAsync(r, o, std::move(d)); });
     }
     Result<TaskOutput> generate(const GenerateRequest& r, const CallOptions& o) override {
-        return run(r, o);
+        return blocking([&](Completion d) { generateAsync(r, o, std::move(d)); });
     }
     Result<TaskOutput> omni(const OmniRequest& r, const CallOptions& o) override {
-        return run(r, o);
+        return blocking([&](Completion d) { omniAsync(r, o, std::move(d)); });
     }
     Result<TaskOutput> upscale(const UpscaleRequest& r, const CallOptions& o) override {
-        return run(r, o);
+        return blocking([&](Completion d) { upscaleAsync(r, o, std::move(d)); });
     }
     Result<TaskOutput> resume(Operation op, const std::string& id, const CallOptions& o) override {
-        if (id.empty()) return invalidArgument("task id: is required");
+        return blocking([&](Completion d) { resumeAsync(op, id, o, std::move(d)); });
+    }
+
+    void expandAsync(const ExpandRequest& r, const CallOptions& o, Completion d) override {
+        c_->runAsync(r, o, std::move(d));
+    }
+    void generateAsync(const GenerateRequest& r, const CallOptions& o, Completion d) override {
+        c_->runAsync(r, o, std::move(d));
+    }
+    void omniAsync(const OmniRequest& r, const CallOptions& o, Completion d) override {
+        c_->runAsync(r, o, std::move(d));
+    }
+    void upscaleAsync(const UpscaleRequest& r, const CallOptions& o, Completion d) override {
+        c_->runAsync(r, o, std::move(d));
+    }
+    void resumeAsync(Operation op, const std::string& id, const CallOptions& o,
+                     Completion d) override {
+        if (id.empty()) return d(invalidArgument("task id: is required"));
         if (!c_->profile().supports(op))
-            return Status(Code::UNIMPLEMENTED,
-                          "provider '" + name() + "' has no " + toString(op) + " route");
-        TaskHandle h = c_->resume(id, op);
-        return c_->wait(h, o);
+            return d(Status(Code::UNIMPLEMENTED,
+                            "provider '" + name() + "' has no " + toString(op) + " route"));
+        c_->resumeAsync(id, op, o, std::move(d));
     }
 
 private:
-    template <typename R>
-    Result<TaskOutput> run(const R& r, const CallOptions& o) {
-        const auto t0 = Clock::now();
-        auto h = c_->submit(r, o);
-        if (!h.ok()) return h.status();
-        CallOptions rest = o;
-        if (o.deadline.count() > 0)
-            rest.deadline = std::max(milliseconds(1), o.deadline - msSince(t0));
-        return c_->wait(*h, rest);
+    template <typename Start>
+    static Result<TaskOutput> blocking(Start start) {
+        auto pr = std::make_shared<std::promise<Result<TaskOutput>>>();
+        auto f = pr->get_future();
+        start([pr](Result<TaskOutput> r) { pr->set_value(std::move(r)); });
+        return f.get();
     }
     cv::Ptr<TaskClient> c_;
 };
@@ -1048,23 +1120,25 @@ private:
 
 Result<cv::Ptr<TaskClient>> TaskClient::create(const ClientParams& params) {
     CV_Assert(params.poll.multiplier >= 1.0 && params.poll.jitter >= 0 && params.poll.jitter < 1);
+    CV_Assert(params.poll.maxQueriesPerSecond >= 0);
     CV_Assert(params.retry.maxAttempts >= 1 && params.downloadAttempts >= 1);
     CV_Assert(params.defaultDeadline.count() > 0 && params.maxSlots >= 0);
+    CV_Assert(params.maxResultPixels > 0);
     if (params.profile.baseUrl.rfind("http://", 0) != 0 &&
         params.profile.baseUrl.rfind("https://", 0) != 0)
         return invalidArgument("profile base URL must start with http:// or https://");
     auto auth = Authenticator::create(params.profile.auth, params.credentials, params.jwt);
     if (!auth.ok()) return auth.status().withContext("provider '" + params.profile.name + "'");
+    auto loop = std::make_shared<EventLoop>(loopParamsFor(params.transportParams));
     cv::Ptr<HttpTransport> wire =
-        params.transport ? params.transport : createCurlTransport(params.transportParams);
+        params.transport ? params.transport : createCurlTransportOn(loop, params.transportParams);
     std::vector<std::string> secrets = (*auth)->secrets();
     for (const auto* s :
          {&params.credentials.apiKey, &params.credentials.secretKey, &params.credentials.accessKey})
         if (!s->empty()) secrets.push_back(*s);
     cv::Ptr<HttpTransport> logged = params.log ? withLogging(wire, params.log, secrets) : wire;
-    auto impl = cv::makePtr<TaskClientImpl>(params, withAuth(logged, *auth), logged);
-    impl->secrets_ = secrets;
-    return cv::Ptr<TaskClient>(impl);
+    return cv::Ptr<TaskClient>(
+        std::make_shared<TaskClientImpl>(params, loop, withAuth(logged, *auth), logged, secrets));
 }
 
 Result<cv::Ptr<Provider>> createProvider(const ClientParams& params) {

@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
+#include "curl_transport.hpp"
+#include "cvgen/core/worker_pool.hpp"
 #include "cvgen/remote/http.hpp"
 
 namespace cvgen {
@@ -40,17 +44,20 @@ struct MimeDeleter {
 };
 using MimePtr = std::unique_ptr<curl_mime, MimeDeleter>;
 
-void globalInitOnce() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct Transfer {
+    EasyPtr easy;
+    SlistPtr headerList;
+    MimePtr mime;
+    std::string postBody;  // curl reads POSTFIELDS from here (not copied)
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
     size_t cap = 0;
     bool overCap = false;
-    std::atomic<bool>* cancel = nullptr;
+    std::shared_ptr<std::atomic<bool>> cancel;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    std::chrono::steady_clock::time_point t0;
+    HttpDone done;
+    uint64_t id = 0;
 };
 
 size_t onWrite(char* data, size_t size, size_t nmemb, void* user) {
@@ -87,26 +94,63 @@ int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     return (t->cancel && t->cancel->load()) ? 1 : 0;
 }
 
-class CurlTransport final : public HttpTransport {
+void runAtOnce(const HttpDone& done, Status st) {
+    HttpResponse r;
+    r.status = std::move(st);
+    done(std::move(r));
+}
+
+class CurlTransport final : public HttpTransport,
+                            public std::enable_shared_from_this<CurlTransport> {
 public:
-    explicit CurlTransport(const CurlTransportParams& p) : p_(p) { globalInitOnce(); }
+    CurlTransport(std::shared_ptr<EventLoop> loop, const CurlTransportParams& p, bool ownsLoop)
+        : p_(p), loop_(std::move(loop)), ownsLoop_(ownsLoop) {
+        // Cancel flags are checked on every loop iteration, so a cancelled transfer ends within
+        // one tick even when no byte moves.
+        tickerId_ = loop_->addTicker([this] { checkCancels(); });
+    }
+    ~CurlTransport() override {
+        loop_->removeTicker(tickerId_);
+        // A loop of our own ends here, so no transfer calls back into a destroyed transport.
+        if (ownsLoop_) loop_->stop();
+    }
 
     HttpResponse send(const HttpRequest& req) override {
-        HttpResponse out;
-        EasyPtr h = acquire();
-        if (!h) {
-            out.status = internalError("curl_easy_init failed");
-            return out;
+        if (loop_->onLoopThread()) {
+            HttpResponse r;
+            r.status = internalError("blocking send() called on the event loop thread");
+            return r;
         }
-        const auto t0 = std::chrono::steady_clock::now();
-        Transfer t;
-        t.cap = req.maxResponseBytes ? req.maxResponseBytes : p_.maxResponseBytes;
-        t.cancel = req.cancel.get();
-        char errbuf[CURL_ERROR_SIZE] = {0};
+        auto promise = std::make_shared<std::promise<HttpResponse>>();
+        std::future<HttpResponse> f = promise->get_future();
+        sendAsync(req, [promise](HttpResponse r) { promise->set_value(std::move(r)); });
+        return f.get();
+    }
 
-        CURL* c = h.get();
+    void sendAsync(HttpRequest req, HttpDone done) override {
+        auto t = std::make_shared<Transfer>();
+        t->easy = acquire();
+        t->done = std::move(done);
+        if (!t->easy) return runAtOnce(t->done, internalError("curl_easy_init failed"));
+        t->t0 = std::chrono::steady_clock::now();
+        t->cap = req.maxResponseBytes ? req.maxResponseBytes : p_.maxResponseBytes;
+        t->cancel = req.cancel;
+        if (t->cancel && t->cancel->load())
+            return runAtOnce(t->done, cancelled("request cancelled before it was sent"));
+        configure(*t, req);
+        // The transfer owns itself until the loop reports its end.
+        CURL* easy = t->easy.get();
+        // finish() takes mu_ first, so it sees the id and the watch entry.
+        std::lock_guard<std::mutex> lock(mu_);
+        t->id = loop_->addTransfer(easy, [this, t](int rc) { finish(*t, rc); });
+        if (t->cancel) watched_.emplace(t->id, t->cancel);
+    }
+
+private:
+    void configure(Transfer& t, const HttpRequest& req) {
+        CURL* c = t.easy.get();
         curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t.errbuf);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_USERAGENT, p_.userAgent.c_str());
@@ -117,6 +161,7 @@ public:
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, long(p_.lowSpeedTime.count()));
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, p_.verifyTls ? 1L : 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p_.verifyTls ? 2L : 0L);
+        curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);  // prefer multiplexing over a new connection
         if (!p_.caFile.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, p_.caFile.c_str());
         if (p_.proxy == "none")
             curl_easy_setopt(c, CURLOPT_PROXY, "");
@@ -140,50 +185,70 @@ public:
         curl_slist* raw = nullptr;
         for (const auto& [k, v] : req.headers) raw = curl_slist_append(raw, (k + ": " + v).c_str());
         raw = curl_slist_append(raw, "Expect:");  // no 100-continue round trip
-        SlistPtr headers(raw);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+        t.headerList.reset(raw);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, t.headerList.get());
 
-        MimePtr mime;
         if (req.method == HttpMethod::POST) {
             if (!req.parts.empty()) {
-                mime.reset(curl_mime_init(c));
+                t.mime.reset(curl_mime_init(c));
                 for (const auto& part : req.parts) {
-                    curl_mimepart* mp = curl_mime_addpart(mime.get());
+                    curl_mimepart* mp = curl_mime_addpart(t.mime.get());
                     curl_mime_name(mp, part.name.c_str());
                     curl_mime_data(mp, part.data.data(), part.data.size());
                     if (!part.contentType.empty()) curl_mime_type(mp, part.contentType.c_str());
                     if (!part.filename.empty()) curl_mime_filename(mp, part.filename.c_str());
                 }
-                curl_easy_setopt(c, CURLOPT_MIMEPOST, mime.get());
+                curl_easy_setopt(c, CURLOPT_MIMEPOST, t.mime.get());
             } else {
+                t.postBody = req.body;
                 curl_easy_setopt(c, CURLOPT_POST, 1L);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(t.postBody.size()));
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, t.postBody.data());
             }
         } else {
             curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
         }
+    }
 
-        const CURLcode rc = curl_easy_perform(c);
+    // Loop thread: the transfer ended (or was aborted).
+    void finish(Transfer& t, int rcInt) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            watched_.erase(t.id);
+        }
+        const CURLcode rc = CURLcode(rcInt);
+        HttpResponse out;
         out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::steady_clock::now() - t0);
+            std::chrono::steady_clock::now() - t.t0);
+        CURL* c = t.easy.get();
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         long requestSize = 0;  // bytes of request headers actually sent
         curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &requestSize);
-        // Headers and body must not outlive the handle's use: detach before returning it.
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
         curl_easy_setopt(c, CURLOPT_MIMEPOST, nullptr);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-        release(std::move(h));
-
         out.httpStatus = int(code);
         out.headers = std::move(t.headers);
         out.body = std::move(t.body);
-        if (rc == CURLE_OK) return out;
-        out.status =
-            mapCurl(rc, errbuf, t.overCap, t.cap, requestSize > 0, &out.mayHaveReachedServer);
-        return out;
+        if (rc != CURLE_OK)
+            out.status =
+                mapCurl(rc, t.errbuf, t.overCap, t.cap, requestSize > 0, &out.mayHaveReachedServer);
+        release(std::move(t.easy));
+        t.headerList.reset();
+        t.mime.reset();
+        HttpDone done = std::move(t.done);
+        done(std::move(out));
+    }
+
+    void checkCancels() {
+        std::vector<uint64_t> hit;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            for (const auto& [id, flag] : watched_)
+                if (flag->load()) hit.push_back(id);
+        }
+        for (uint64_t id : hit) loop_->abort(id);
     }
 
 private:
@@ -254,20 +319,49 @@ private:
 
     void release(EasyPtr h) {
         std::lock_guard<std::mutex> lock(mu_);
-        if (idle_.size() < p_.maxIdleHandles) idle_.push_back(std::move(h));
+        if (idle_.size() < 64) idle_.push_back(std::move(h));
     }
 
     CurlTransportParams p_;
+    std::shared_ptr<EventLoop> loop_;
+    bool ownsLoop_;
+    uint64_t tickerId_ = 0;
     std::mutex mu_;
-    std::vector<EasyPtr> idle_;
+    std::vector<EasyPtr> idle_;  // easy handles for reuse (connections live in the multi cache)
+    std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> watched_;
 };
 
 }  // namespace
 
-cv::Ptr<HttpTransport> createCurlTransport(const CurlTransportParams& params) {
+EventLoop::Params loopParamsFor(const CurlTransportParams& params) {
+    EventLoop::Params lp;
+    lp.maxHostConnections = params.maxHostConnections;
+    lp.maxCachedConnections = std::max<long>(64, 2 * params.maxHostConnections);
+    return lp;
+}
+
+namespace {
+cv::Ptr<HttpTransport> makeCurl(std::shared_ptr<EventLoop> loop, const CurlTransportParams& params,
+                                bool owns) {
     CV_Assert(params.connectTimeout.count() > 0 && params.totalTimeout.count() > 0);
     CV_Assert(params.maxRedirects >= 0 && params.maxResponseBytes > 0);
-    return cv::makePtr<CurlTransport>(params);
+    CV_Assert(params.maxHostConnections >= 0 && loop);
+    return cv::Ptr<HttpTransport>(std::make_shared<CurlTransport>(std::move(loop), params, owns));
+}
+}  // namespace
+
+cv::Ptr<HttpTransport> createCurlTransportOn(std::shared_ptr<EventLoop> loop,
+                                             const CurlTransportParams& params) {
+    return makeCurl(std::move(loop), params, false);
+}
+
+cv::Ptr<HttpTransport> createCurlTransport(const CurlTransportParams& params) {
+    return makeCurl(std::make_shared<EventLoop>(loopParamsFor(params)), params, true);
+}
+
+void HttpTransport::sendAsync(HttpRequest request, HttpDone done) {
+    WorkerPool::blocking().post(
+        [this, request = std::move(request), done = std::move(done)] { done(send(request)); });
 }
 
 }  // namespace remote

@@ -93,6 +93,25 @@ public:
 
     HttpResponse send(const HttpRequest& req) override {
         if (!log_) return inner_->send(req);
+        emit(log_, secrets_, LogLevel::DEBUG, requestLine(req));
+        HttpResponse r = inner_->send(req);
+        logResponse(log_, secrets_, req, r);
+        return r;
+    }
+
+    void sendAsync(HttpRequest req, HttpDone done) override {
+        if (!log_) return inner_->sendAsync(std::move(req), std::move(done));
+        emit(log_, secrets_, LogLevel::DEBUG, requestLine(req));
+        const std::string method = methodName(req.method), url = req.url;
+        inner_->sendAsync(std::move(req), [log = log_, secrets = secrets_, method, url,
+                                           done = std::move(done)](HttpResponse r) {
+            logResponse(log, secrets, method, url, r);
+            done(std::move(r));
+        });
+    }
+
+private:
+    static std::string requestLine(const HttpRequest& req) {
         std::string line = std::string("-> ") + methodName(req.method) + " " + req.url;
         for (const auto& [k, v] : req.headers) {
             const std::string lk = toLowerAscii(k);
@@ -103,30 +122,36 @@ public:
         for (const auto& p : req.parts)
             line += "\n   part " + p.name + " (" + std::to_string(p.data.size()) + " bytes)" +
                     (p.filename.empty() ? ": " + p.data : std::string());
-        emit(LogLevel::DEBUG, line);
-        HttpResponse r = inner_->send(req);
+        return line;
+    }
+    static void logResponse(const LogCallback& log, const std::vector<std::string>& secrets,
+                            const HttpRequest& req, const HttpResponse& r) {
+        logResponse(log, secrets, methodName(req.method), req.url, r);
+    }
+    static void logResponse(const LogCallback& log, const std::vector<std::string>& secrets,
+                            const std::string& method, const std::string& url,
+                            const HttpResponse& r) {
         if (!r.status.ok()) {
-            emit(LogLevel::WARN,
-                 std::string("<- ") + methodName(req.method) + " " + req.url +
-                     " failed: " + r.status.toString() +
+            emit(log, secrets, LogLevel::WARN,
+                 "<- " + method + " " + url + " failed: " + r.status.toString() +
                      (r.mayHaveReachedServer ? " (may have reached the server)" : ""));
         } else {
             const bool binary =
                 r.body.size() > 4 && !(r.body[0] == '{' || r.body[0] == '[' || r.body[0] == '<');
-            emit(r.httpStatus >= 400 ? LogLevel::WARN : LogLevel::DEBUG,
-                 "<- HTTP " + std::to_string(r.httpStatus) + " " + req.url + " (" +
+            emit(log, secrets, r.httpStatus >= 400 ? LogLevel::WARN : LogLevel::DEBUG,
+                 "<- HTTP " + std::to_string(r.httpStatus) + " " + url + " (" +
                      std::to_string(r.elapsed.count()) + " ms, " + std::to_string(r.body.size()) +
                      " bytes)" + (binary ? std::string() : "\n   " + r.body));
         }
-        return r;
     }
 
 private:
     // Redact first, then cut: a cut must never split a secret and leave half of it.
-    void emit(LogLevel level, const std::string& line) {
-        std::string s = redact(line, secrets_);
+    static void emit(const LogCallback& log, const std::vector<std::string>& secrets,
+                     LogLevel level, const std::string& line) {
+        std::string s = redact(line, secrets);
         if (s.size() > 4096) s = s.substr(0, 4096) + "...(" + std::to_string(s.size()) + " chars)";
-        log_(level, s);
+        log(level, s);
     }
 
     cv::Ptr<HttpTransport> inner_;

@@ -14,5 +14,6 @@
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
 #include "cvgen/core/version.hpp"
+#include "cvgen/core/worker_pool.hpp"
 
 #endif  // CVGEN_CORE_HPP

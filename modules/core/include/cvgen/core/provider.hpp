@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,10 @@ struct CallOptions {
     std::shared_ptr<std::atomic<bool>> cancel;
 };
 
+/** @brief Receives the outcome of an asynchronous provider call, once. Called on a library thread
+ * with no internal lock held; it should return quickly (post heavy work elsewhere). */
+using Completion = std::function<void(Result<TaskOutput>)>;
+
 /** @brief Geometric limits of ONE expand call of a provider: each side's expansion ratio at most
  * `maxSideRatio`, and the area factor (1+left+right)·(1+up+down) at most `maxArea`.
  *
@@ -247,6 +252,20 @@ public:
      * so planners make fewer, larger passes for it.
      */
     virtual ExpandLimits expandLimits() const { return {}; }
+
+    /** @brief The asynchronous calls: return at once; `done` receives the outcome exactly once
+     * (also for INVALID_ARGUMENT and CANCELLED).
+     *
+     * The remote providers implement them natively (one event loop for every task in flight, no
+     * thread per call; the synchronous calls above are a facade over these). The default runs
+     * the synchronous call on WorkerPool::blocking(), so any Provider can be driven this way.
+     */
+    virtual void expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done);
+    virtual void generateAsync(const GenerateRequest& req, const CallOptions& opt, Completion done);
+    virtual void omniAsync(const OmniRequest& req, const CallOptions& opt, Completion done);
+    virtual void upscaleAsync(const UpscaleRequest& req, const CallOptions& opt, Completion done);
+    virtual void resumeAsync(Operation op, const std::string& taskOrExternalId,
+                             const CallOptions& opt, Completion done);
 };
 
 }  // namespace cvgen

@@ -23,6 +23,9 @@ namespace cvgen {
  * provider).
  * - FAILED_PRECONDITION: the system is not in a state to do this (a task that failed remotely).
  * - DATA_LOSS: bytes arrived corrupt or truncated (a broken download, a bad image).
+ * - OUTCOME_UNKNOWN: a request may have been processed but no answer came back, and nothing can
+ * prove otherwise (a synchronous route has no lookup): do NOT resend; check the provider's
+ * account for the task (Status::externalTaskId()) before trying again.
  */
 enum class Code {
     OK = 0,
@@ -42,6 +45,7 @@ enum class Code {
     UNAVAILABLE,
     DATA_LOSS,
     UNAUTHENTICATED,
+    OUTCOME_UNKNOWN,
 };
 
 /** @brief The code's canonical upper-case name, e.g. "RESOURCE_EXHAUSTED". */
@@ -77,6 +81,22 @@ public:
     bool retryable() const noexcept { return retryable_; }
     /** @brief The wait the provider asked for (Retry-After), if any. */
     std::optional<std::chrono::milliseconds> retryAfter() const noexcept { return retryAfter_; }
+    /** @brief The provider task this status is about (empty when none), e.g. for a resume after
+     * DEADLINE_EXCEEDED. */
+    const std::string& taskId() const noexcept { return taskId_; }
+    /** @brief The external task id (idempotency key) of the task this status is about. */
+    const std::string& externalTaskId() const noexcept { return externalTaskId_; }
+
+    Status& withTask(std::string taskId, std::string externalTaskId) & {
+        if (!taskId.empty()) taskId_ = std::move(taskId);
+        if (!externalTaskId.empty()) externalTaskId_ = std::move(externalTaskId);
+        return *this;
+    }
+    Status&& withTask(std::string taskId, std::string externalTaskId) && {
+        if (!taskId.empty()) taskId_ = std::move(taskId);
+        if (!externalTaskId.empty()) externalTaskId_ = std::move(externalTaskId);
+        return std::move(*this);
+    }
 
     Status& withProviderCode(int c) & {
         providerCode_ = c;
@@ -131,6 +151,7 @@ private:
     int providerCode_ = 0;
     int httpStatus_ = 0;
     std::string requestId_;
+    std::string taskId_, externalTaskId_;
     bool retryable_ = false;
     std::optional<std::chrono::milliseconds> retryAfter_;
 };
@@ -150,6 +171,7 @@ Status failedPrecondition(std::string message);
 Status unauthenticated(std::string message);
 Status permissionDenied(std::string message);
 Status cancelled(std::string message);
+Status outcomeUnknown(std::string message);
 
 /** @brief A value or the Status explaining why there is none (abseil's StatusOr).
  *

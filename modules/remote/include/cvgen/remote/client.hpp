@@ -22,15 +22,24 @@
 namespace cvgen {
 namespace remote {
 
-/** @brief When to poll a running task: first after `firstDelay`, then every `interval`
- * growing by `multiplier` up to `maxInterval`, each wait scaled by a random factor in
- * [1-jitter, 1+jitter]. */
+/** @brief When to query a running task.
+ *
+ * Adaptive (the default): once a few tasks of the same operation have finished in this client,
+ * queries are placed at quantiles of their durations (the provider's created_at/updated_at when
+ * it sends them): the first near the low end, then short intervals around the expected end, so a
+ * task is seen soon after it ends with about four queries. Until then, and when `adaptive` is
+ * off: first after `firstDelay`, then every `interval` growing by `multiplier` up to
+ * `maxInterval`. Each wait is scaled by a random factor in [1-jitter, 1+jitter]; all queries of
+ * one client share a cap of `maxQueriesPerSecond`.
+ */
 struct PollPolicy {
-    std::chrono::milliseconds firstDelay{1000};
-    std::chrono::milliseconds interval{1000};
-    double multiplier = 1.5;
-    std::chrono::milliseconds maxInterval{10000};
-    double jitter = 0.2;
+    std::chrono::milliseconds firstDelay{500};
+    std::chrono::milliseconds interval{500};
+    double multiplier = 1.3;
+    std::chrono::milliseconds maxInterval{5000};
+    double jitter = 0.1;
+    bool adaptive = true;
+    double maxQueriesPerSecond = 100;  ///< per client (one provider account); 0 = no cap
 };
 
 /** @brief How transient failures of one HTTP exchange (create, query, download) are retried:
@@ -62,9 +71,12 @@ struct ClientParams {
     int downloadAttempts = 3;
     LogCallback log;    ///< redacted lines; empty = silent
     uint64_t seed = 0;  ///< jitter and generated external ids; 0 = random
-    /** @brief How to wait (tests inject a no-op that records). Default: sleep in short slices,
-     * waking early on cancel. */
+    /** @brief Test hook: when set, every wait the engine schedules (poll times, back-offs) is
+     * reported here and fires at once instead of after that time. */
     std::function<void(std::chrono::milliseconds)> sleep;
+    /** @brief Largest result image accepted, in pixels, checked before decoding (a hostile
+     * server's decompression bomb is DATA_LOSS for that task, nothing more). */
+    int64_t maxResultPixels = 100'000'000;
 };
 
 struct TaskState;  // private, defined in src/
@@ -93,12 +105,16 @@ struct TaskRef {
     std::string taskId;
     std::string externalTaskId;
 };
-/** @brief Extracts "task_id=…" / "external_task_id=…" from a Status message; nullopt if none. */
+/** @brief The task ids a Status carries (Status::taskId()/externalTaskId(); older messages with
+ * "task_id=…" / "external_task_id=…" are read too); nullopt if none. */
 std::optional<TaskRef> taskRefFromStatus(const Status& st);
 
-/** @brief Asynchronous task API: submit returns a handle at once (after the create call),
- * then poll, wait, waitAll or cancel it. Many tasks can be waited for by one thread with
- * waitAll(), which polls each when it is due.
+/** @brief The task engine of one provider account: one event loop (libcurl multi + timers) runs
+ * every create, query and download of this client, CPU work (encoding, base64, decoding) runs on
+ * cvgen::WorkerPool::cpu(), and no thread waits per task.
+ *
+ * runAsync()/resumeAsync() return at once and call the completion when the task has ended and
+ * its images are decoded. submit/poll/wait/waitAll are blocking facades over the same engine.
  *
  * Every create carries an external_task_id (the caller's or "cvgen-<16 hex>"). When a create
  * may have reached the server without an answer (timeout after sending, reset, 5xx), the task
@@ -137,6 +153,18 @@ public:
     /** @brief Stops tracking the task and frees its slots (the providers have no cancel API:
      * the remote task runs on and can still be resumed). */
     virtual void cancel(TaskHandle& handle) = 0;
+
+    /** @brief Creates, waits for and downloads a task without blocking: `done` receives the
+     * output (or the error) exactly once, on a worker thread, with no lock held. Slots are taken
+     * before the create (queued in order while none are free) and released when the task ends.
+     */
+    virtual void runAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) = 0;
+    virtual void runAsync(const GenerateRequest& req, const CallOptions& opt, Completion done) = 0;
+    virtual void runAsync(const OmniRequest& req, const CallOptions& opt, Completion done) = 0;
+    virtual void runAsync(const UpscaleRequest& req, const CallOptions& opt, Completion done) = 0;
+    /** @brief Collects a task created earlier (task id or external id) without blocking. */
+    virtual void resumeAsync(const std::string& taskIdOrExternalId, Operation op,
+                             const CallOptions& opt, Completion done) = 0;
 
     /** @brief Slots currently held by in-flight tasks. */
     virtual int slotsInUse() const = 0;

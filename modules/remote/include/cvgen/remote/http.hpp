@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -69,13 +70,21 @@ struct HttpResponse {
     const std::string* header(const std::string& name) const;
 };
 
+/** @brief Receives the response of an asynchronous send, exactly once. */
+using HttpDone = std::function<void(HttpResponse)>;
+
 /** @brief The one send function everything else decorates (auth, logging, the fake in tests).
  * @note Implementations must be safe to call from many threads at once and must not throw. */
 class HttpTransport {
 public:
     virtual ~HttpTransport() = default;
-    /** @brief Sends one request; network failures come back in HttpResponse::status. */
+    /** @brief Sends one request and waits; network failures come back in HttpResponse::status.
+     */
     virtual HttpResponse send(const HttpRequest& request) = 0;
+    /** @brief Starts one request and returns at once; `done` gets the response on a library
+     * thread. The libcurl transport runs every transfer on one event loop (no thread per
+     * request); the default runs send() on cvgen::WorkerPool::blocking() (fakes in tests). */
+    virtual void sendAsync(HttpRequest request, HttpDone done);
 };
 
 /** @brief Options of the libcurl transport. */
@@ -93,11 +102,15 @@ struct CurlTransportParams {
      * no_proxy environment variables. "none" disables proxies. */
     std::string proxy;
     std::string userAgent = "cvgen";
-    size_t maxIdleHandles = 8;  ///< pooled easy handles kept for connection reuse
+    /** @brief Connections to one host at once (0 = unlimited); more transfers queue. Idle
+     * connections stay cached for reuse; HTTP/2 multiplexes transfers over one connection when
+     * the server offers it. */
+    long maxHostConnections = 64;
 };
 
-/** @brief The libcurl transport: one RAII-owned easy handle per concurrent request, taken
- * from a pool so connections are reused.
+/** @brief The libcurl transport: every transfer on one event loop (libcurl's multi interface,
+ * one shared connection cache, HTTP/2 multiplexing when offered). send() is a blocking facade
+ * over sendAsync(). Setting HttpRequest::cancel aborts a transfer within ~50 ms.
  * @note Touches the network. Thread-safe. */
 cv::Ptr<HttpTransport> createCurlTransport(const CurlTransportParams& params = {});
 
