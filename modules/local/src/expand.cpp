@@ -8,6 +8,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "cvgen/local/patch_fill.hpp"
+
 namespace cvgen::local {
 namespace {
 
@@ -182,7 +184,9 @@ struct Sampler {
             case ExpandMode::SOFT:
                 soft(d, X, Y, v);
                 break;
-            case ExpandMode::BLUR: {
+            case ExpandMode::BLUR:
+            case ExpandMode::PATCH:  // PATCH / AUTO never get here (patchFill)
+            case ExpandMode::AUTO: {
                 const float wb = smoothstep(0.25f * p.mirrorFade, p.backdropFull, d);
                 if (wb >= 1.f) {
                     sample(p.backdrop, ax.backdrop, X, ay.backdrop, Y, v);
@@ -310,6 +314,10 @@ const char* toString(ExpandMode m) noexcept {
             return "soft";
         case ExpandMode::EDGE:
             return "edge";
+        case ExpandMode::PATCH:
+            return "patch";
+        case ExpandMode::AUTO:
+            return "auto";
     }
     return "?";
 }
@@ -318,6 +326,8 @@ std::optional<ExpandMode> parseExpandMode(const std::string& s) noexcept {
     if (s == "blur") return ExpandMode::BLUR;
     if (s == "soft") return ExpandMode::SOFT;
     if (s == "edge") return ExpandMode::EDGE;
+    if (s == "patch") return ExpandMode::PATCH;
+    if (s == "auto") return ExpandMode::AUTO;
     return std::nullopt;
 }
 
@@ -333,7 +343,12 @@ Margins marginsFromRatios(cv::Size size, const ExpansionRatios& r) {
     return m;
 }
 
-cv::Mat expandCanvas(cv::InputArray _src, const Margins& m, ExpandMode mode) {
+cv::Mat expandCanvas(cv::InputArray _src, const Margins& m, ExpandMode mode, uint64_t seed) {
+    if (mode == ExpandMode::PATCH || mode == ExpandMode::AUTO) {
+        PatchFillParams pp;
+        pp.seed = seed;
+        return patchFill(_src, m, pp, mode == ExpandMode::AUTO).image;
+    }
     const cv::Mat src = _src.getMat();
     CV_Assert(!src.empty());
     CV_Check(src.type(), src.depth() == CV_8U || src.depth() == CV_16U, "8U or 16U expected");

@@ -18,6 +18,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kExpandNote =
     "offline engine: the new area is a classical backdrop (blurred/mirrored/replicated edge of the "
     "photo), not generated content; the prompt is ignored";
+constexpr const char* kPatchNote =
+    "offline engine: the new area is patches of the photo copied outward (PatchMatch), fading into "
+    "a blurred backdrop far from it, not generated content; the prompt is ignored";
 constexpr const char* kUpscaleNote =
     "offline engine: Lanczos resampling, no generative detail; the prompt is ignored";
 constexpr const char* kSyntheticNote =
@@ -101,8 +104,9 @@ public:
         if (W > 65535 || H > 65535 || W * H > (int64_t(1) << 29))
             return invalidArgument("image: the expanded canvas " + std::to_string(W) + "x" +
                                    std::to_string(H) + " is too large for the offline engine");
-        const cv::Mat canvas = expandCanvas(img, m, params_.mode);
-        TaskOutput out = start(req.task.externalTaskId, false, kExpandNote);
+        const cv::Mat canvas = expandCanvas(img, m, params_.mode, params_.seed);
+        const bool patch = params_.mode == ExpandMode::PATCH || params_.mode == ExpandMode::AUTO;
+        TaskOutput out = start(req.task.externalTaskId, false, patch ? kPatchNote : kExpandNote);
         for (int i = 0; i < req.task.n; ++i) add(out, i == 0 ? canvas : canvas.clone(), i);
         return finish(std::move(out), t0);
     }

@@ -1,6 +1,7 @@
 #ifndef CVGEN_LOCAL_EXPAND_HPP
 #define CVGEN_LOCAL_EXPAND_HPP
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -24,12 +25,16 @@ namespace cvgen::local {
  * - SOFT: a mirror of the edge that fades out within a short band (progressively blurred, so no
  *   mirrored ghost of the subject) into a smooth colour field grown from the edge colours.
  * - EDGE: the border pixels replicated outward, blurred progressively with the distance.
+ * - PATCH: patches of the photo near its border, matched and voted coarse to fine (PatchMatch),
+ *   so texture continues; blended into the BLUR backdrop far from the photo and where the matches
+ *   are poor (see patchFill() in patch_fill.hpp, which also returns the confidence).
+ * - AUTO: PATCH when its mean confidence over the new area is high enough, else BLUR.
  */
-enum class ExpandMode { BLUR, SOFT, EDGE };
+enum class ExpandMode { BLUR, SOFT, EDGE, PATCH, AUTO };
 
-/** @brief "blur", "soft" or "edge". */
+/** @brief "blur", "soft", "edge", "patch" or "auto". */
 const char* toString(ExpandMode m) noexcept;
-/** @brief Parses "blur" / "soft" / "edge"; std::nullopt otherwise. */
+/** @brief Parses "blur" / "soft" / "edge" / "patch" / "auto"; std::nullopt otherwise. */
 std::optional<ExpandMode> parseExpandMode(const std::string& s) noexcept;
 
 /** @brief Pixels added on each side of the original. Aggregate order: {top, bottom, left, right}.
@@ -53,14 +58,16 @@ Margins marginsFromRatios(cv::Size size, const ExpansionRatios& ratios);
  * @param src 8UC1/8UC3/8UC4 or 16UC1/16UC3/16UC4, not empty. Alpha is filled like any channel.
  * @param margins non-negative pixel margins.
  * @param mode the fill (see ExpandMode).
+ * @param seed seed of the PATCH / AUTO random search (ignored by the other modes).
  * @return a new Mat of src's type, exactly (w+left+right)×(h+top+bottom), with src copied
- *   bit-exact at (left, top). Deterministic: the same input gives the same output. Multi-threaded
- *   through cv::parallel_for_. Zero margins return a copy of src.
+ *   bit-exact at (left, top). Deterministic: the same input (and seed) gives the same output,
+ *   whatever the number of threads. Multi-threaded through cv::parallel_for_. Zero margins return
+ *   a copy of src.
  * @throws cv::Exception on an empty or unsupported src, a negative margin, or a canvas larger than
  *   65535 px on a side or 2^29 px in area.
  */
-cv::Mat expandCanvas(cv::InputArray src, const Margins& margins,
-                     ExpandMode mode = ExpandMode::BLUR);
+cv::Mat expandCanvas(cv::InputArray src, const Margins& margins, ExpandMode mode = ExpandMode::BLUR,
+                     uint64_t seed = 0);
 
 /** @brief How visible the border between the original and the fill is.
  *

@@ -17,7 +17,7 @@ constexpr double kMaxLocalExpandRatio = 10000.0;
 struct LocalProviderParams {
     ExpandMode mode = ExpandMode::BLUR;  ///< fill used by expand()
     bool sharpenUpscale = false;         ///< mild unsharp mask after Lanczos in upscale()
-    uint64_t seed = 0;                   ///< base seed of generate()/omni()
+    uint64_t seed = 0;                   ///< base seed of generate()/omni(), seed of PATCH
     /** @brief false (default): the offline engine's own rule only (each ratio finite, in
      * [0, kMaxLocalExpandRatio]; canvas ≤ 65535 px a side, 2^29 px in area), and expandLimits()
      * says so, so planners reach a target in ONE pass, which looks better than chaining passes
