@@ -288,10 +288,13 @@ PatchFillResult patchFill(cv::InputArray _src, const Margins& m, const PatchFill
         // The estimate of the new area: the backdrop at the coarsest level, then the coarser
         // level's vote upscaled.
         cv::Mat around;
-        if (k == kc)
-            cv::resize(toLab4(backdrop(work)), around, L.size, 0, 0, cv::INTER_AREA);
-        else
+        if (k == kc) {
+            cv::Mat small;
+            cv::resize(backdrop(work), small, L.size, 0, 0, cv::INTER_AREA);
+            around = toLab4(small);
+        } else {
             cv::resize(levels[size_t(k + 1)].lab, around, L.size, 0, 0, cv::INTER_LINEAR);
+        }
         const cv::Mat photo = L.lab(L.orig).clone();
         around.copyTo(L.lab);
         photo.copyTo(L.lab(L.orig));

@@ -88,8 +88,11 @@ void searchPass(Level& L, uint64_t seed, int level, int pass, int maxRadius, int
                 if (!L.inDomain(x, y)) continue;
                 cv::Vec2i best = f[x];
                 int bd = d[x];
-                auto tryCand = [&](int sx, int sy) {
+                // Propagated candidates off the photo are dropped, not clamped: clamping would
+                // hand a run of targets the same source (a smear); random ones are clamped.
+                auto tryCand = [&](int sx, int sy, bool clamp) {
                     const cv::Point c = L.clampSource(sx, sy);
+                    if (!clamp && (c.x != sx || c.y != sy)) return;
                     if ((c.x == best[0] && c.y == best[1]) || !L.inBand(c.x, c.y)) return;
                     const int v = sad(L.lab, x, y, c.x, c.y, bd);
                     if (v < bd) {
@@ -98,19 +101,19 @@ void searchPass(Level& L, uint64_t seed, int level, int pass, int maxRadius, int
                     }
                 };
                 const int nx = x - dir;
-                if (L.inDomain(nx, y)) tryCand(f[nx][0] + dir, f[nx][1]);
+                if (L.inDomain(nx, y)) tryCand(f[nx][0] + dir, f[nx][1], false);
                 if (rowOk && L.inDomain(x, ny)) {
                     const cv::Vec2i& g = L.nnf.ptr<cv::Vec2i>(ny)[x];
-                    tryCand(g[0], g[1] + dir);
+                    tryCand(g[0], g[1] + dir, false);
                 }
                 for (int r = maxRadius; r >= 1; r /= 2) {
                     const int ox = rng.uniform(-r, r);  // two statements: a fixed draw order
                     const int oy = rng.uniform(-r, r);
-                    tryCand(best[0] + ox, best[1] + oy);
+                    tryCand(best[0] + ox, best[1] + oy, true);
                 }
                 for (int g = 0; g < global; ++g) {
                     const cv::Point c = L.randomSource(rng);
-                    tryCand(c.x, c.y);
+                    tryCand(c.x, c.y, true);
                 }
                 f[x] = best;
                 d[x] = bd;
@@ -129,7 +132,11 @@ void computeWeights(Level& L) {
                 w[x] = 0.f;
                 if (!L.inDomain(x, y)) continue;
                 const float err = float(d[x]) / kSamples;
-                w[x] = std::exp(-err / kWeightError - kNearDecay * outside(x, y, L.orig)) + 1e-6f;
+                // The distance term is capped: only its differences within one patch window
+                // matter, and uncapped it would underflow far from the photo, leaving every
+                // patch the same weight whatever its error.
+                const float near = std::min(outside(x, y, L.orig), 24.f);
+                w[x] = std::exp(-err / kWeightError - kNearDecay * near) + 1e-30f;
             }
         }
     });
@@ -181,9 +188,12 @@ void upscaleField(const Level& coarse, Level& L, uint64_t seed, int level) {
                 cv::Point s(-1, -1);
                 if (coarse.inDomain(cx, cy)) {
                     const cv::Vec2i g = coarse.nnf.ptr<cv::Vec2i>(cy)[cx];
-                    s = L.clampSource(
-                        L.orig.x + 2 * (g[0] - coarse.orig.x) + (rx - 2 * floorDiv(rx, 2)),
-                        L.orig.y + 2 * (g[1] - coarse.orig.y) + (ry - 2 * floorDiv(ry, 2)));
+                    const int sx =
+                        L.orig.x + 2 * (g[0] - coarse.orig.x) + (rx - 2 * floorDiv(rx, 2));
+                    const int sy =
+                        L.orig.y + 2 * (g[1] - coarse.orig.y) + (ry - 2 * floorDiv(ry, 2));
+                    s = L.clampSource(sx, sy);
+                    if (std::abs(s.x - sx) > 1 || std::abs(s.y - sy) > 1) s = cv::Point(-1, -1);
                 }
                 if (s.x < 0 || !L.inBand(s.x, s.y)) s = L.randomSource(rng);
                 f[x] = cv::Vec2i(s.x, s.y);

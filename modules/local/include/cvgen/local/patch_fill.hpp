@@ -35,11 +35,12 @@ struct PatchFillParams {
     double farEnd = 0.7;  ///< see farStart
     /** Mean patch error per channel sample (8-bit Lab) at which the match confidence starts to
      * drop, and at which it reaches 0. */
-    double goodError = 6.0;
-    double badError = 18.0;  ///< see goodError
-    /** AUTO: use the patch fill only when the mean confidence over the new area is at least this;
-     * otherwise the BLUR backdrop. */
-    double autoThreshold = 0.35;
+    double goodError = 2.0;
+    double badError = 8.0;  ///< see goodError
+    /** AUTO: use the patch fill only when the mean confidence over the new area is at least this
+     * (three quarters of the new area confidently filled with patches); otherwise the BLUR
+     * backdrop. */
+    double autoThreshold = 0.75;
 };
 
 /** @brief What patchFill() made. */
