@@ -1,4 +1,5 @@
-// cvgen expand IN OUT --target WxH [--anchor center|top-left|...|X,Y] [--mode blur|soft|edge]
+// cvgen expand IN OUT --target WxH [--anchor center|top-left|...|X,Y]
+//              [--mode blur|soft|edge|patch|auto]
 //              [--prompt T] [--n N] [--smaller fail|crop|scale-down] [--reach multi-pass|
 //              scale-to-fit] [--feather PX] [--color-match] [--json] [provider flags]
 //
@@ -58,7 +59,7 @@ int runExpand(const ExpandArgs& a) {
     }
     const auto mode = cvgen::local::parseExpandMode(a.mode);
     if (!mode) {
-        std::cerr << "cvgen expand: --mode must be blur, soft or edge\n";
+        std::cerr << "cvgen expand: --mode must be blur, soft, edge, patch or auto\n";
         return EXIT_USAGE;
     }
     cvgen::PlannerParams pp;
@@ -194,7 +195,7 @@ void setupExpand(CLI::App& app) {
     auto* sub = app.add_subcommand(
         "expand",
         "Expand (outpaint) an image to exactly a target canvas, the original untouched. Offline "
-        "(default): a classical backdrop fill (--mode blur|soft|edge), not generated content");
+        "(default): a classical fill (--mode blur|soft|edge|patch|auto), not generated content");
     sub->add_option("IN", args->input, "Input image")->required()->check(CLI::ExistingFile);
     sub->add_option("OUT", args->output, "Output image (n > 1: OUT_0, OUT_1, ...)")->required();
     sub->add_option("--target", args->target,
@@ -204,7 +205,9 @@ void setupExpand(CLI::App& app) {
                     "Where the original sits: center|top-left|top|top-right|left|right|"
                     "bottom-left|bottom|bottom-right, or X,Y (its top-left corner)")
         ->capture_default_str();
-    sub->add_option("--mode", args->mode, "Offline fill: blur | soft | edge")
+    sub->add_option("--mode", args->mode,
+                    "Offline fill: blur | soft | edge | patch (texture copied from the photo's "
+                    "border, PatchMatch) | auto (patch when confident, else blur)")
         ->capture_default_str();
     sub->add_option("--prompt", args->prompt, "Optional prompt (remote providers)");
     sub->add_option("--n", args->n, "Number of results [1,9]")
