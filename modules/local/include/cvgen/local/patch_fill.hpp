@@ -25,7 +25,7 @@ struct PatchFillParams {
      * (of the working canvas); finer levels only refine the upscaled match field and vote. */
     double solveMegapixels = 0.15;
     /** EM iterations (search + vote) at the coarsest level; finer solve levels use half. */
-    int iterations = 6;
+    int iterations = 10;
     /** Source patches come from the band of the photo within this fraction of its width
      * (left/right margins) or height (top/bottom margins) of a border that has a margin. */
     double sourceBand = 0.35;
