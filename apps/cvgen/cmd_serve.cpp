@@ -1,7 +1,9 @@
 // `cvgen serve`: the provider emulator on a local port (see cvgen/emulator/server.hpp).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -34,7 +36,20 @@ struct ServeOptions {
     double upscaleFactor = 2.0;
     bool nullTaskResult = false;
     bool strict = false;
+    int maxConnections = 1024;
 };
+
+/** Each connection is a descriptor: raise the soft limit toward the hard one so that
+ * --max-connections clients (plus result files, callbacks) fit. */
+void raiseDescriptorLimit(int maxConnections) {
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    const rlim_t want = static_cast<rlim_t>(maxConnections) + 256;
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < want) {
+        lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? want : std::min(want, lim.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &lim);
+    }
+}
 
 int runServe(const ServeOptions& o) {
     namespace emu = cvgen::emulator;
@@ -66,6 +81,8 @@ int runServe(const ServeOptions& o) {
     p.upscaleFactor = o.upscaleFactor;
     p.nullTaskResultBeforeSuccess = o.nullTaskResult;
     p.aggregatorStrict = o.strict;
+    p.maxConnections = o.maxConnections;
+    raiseDescriptorLimit(o.maxConnections);
     if (!o.faultsFile.empty()) {
         std::ifstream in(o.faultsFile);
         if (!in) {
@@ -155,6 +172,11 @@ void setupServe(CLI::App& app) {
                   "Under /kling/v1 send \"task_result\": null before success (as some relays do)");
     sub->add_flag("--aggregator-strict", o->strict,
                   "Under /kling/v1 require n (expand, generation) and model_name, as AnyAPI does");
+    sub->add_option("--max-connections", o->maxConnections,
+                    "Connections open at once; more wait in the listen backlog (idle "
+                    "keep-alive clients hold no thread)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
     sub->callback([o] { cvgen::cli::setExitCode(runServe(*o)); });
 }
 

@@ -93,7 +93,7 @@ std::string jwtIssuerUnverified(std::string_view token) {
     auto payload = base64UrlDecode(parts[1]);
     if (!payload.ok()) return "";
     rapidjson::Document doc;
-    doc.Parse(payload->c_str(), payload->size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(payload->c_str(), payload->size());
     if (doc.HasParseError() || !doc.IsObject()) return "";
     auto it = doc.FindMember("iss");
     return it != doc.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
@@ -114,8 +114,8 @@ JwtCheck verifyKlingJwt(std::string_view token, const std::string& accessKey,
     auto sig = base64UrlDecode(parts[2]);
     if (!header.ok() || !payload.ok() || !sig.ok()) return invalid("bad base64url");
     rapidjson::Document h, p;
-    h.Parse(header->c_str(), header->size());
-    p.Parse(payload->c_str(), payload->size());
+    h.Parse<rapidjson::kParseIterativeFlag>(header->c_str(), header->size());
+    p.Parse<rapidjson::kParseIterativeFlag>(payload->c_str(), payload->size());
     if (h.HasParseError() || !h.IsObject() || p.HasParseError() || !p.IsObject())
         return invalid("bad JSON");
     auto alg = h.FindMember("alg");

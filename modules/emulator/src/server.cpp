@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -25,6 +28,8 @@
 #include "cvgen/core/codec.hpp"
 #include "cvgen/local/local_provider.hpp"
 #include "fault_injector.hpp"
+#include "growing_pool.hpp"
+#include "http_server.hpp"
 #include "tasks.hpp"
 #include "wire.hpp"
 
@@ -203,19 +208,52 @@ public:
         std::lock_guard<std::mutex> lock(lifeMu_);
         if (started_) return failedPrecondition("the emulator was already started");
         tls_ = !p_.tlsCertFile.empty();
-        if (tls_) {
-            for (const std::string& f : {p_.tlsCertFile, p_.tlsKeyFile})
-                if (!std::ifstream(f).good())
-                    return invalidArgument("TLS file cannot be read: " + f);
-            auto ssl =
-                std::make_unique<httplib::SSLServer>(p_.tlsCertFile.c_str(), p_.tlsKeyFile.c_str());
-            if (!ssl->is_valid())
-                return invalidArgument("TLS certificate or key could not be loaded");
-            svr_ = std::move(ssl);
-        } else {
-            svr_ = std::make_unique<httplib::Server>();
+        {
+            std::lock_guard<std::mutex> sl(sleepMu_);
+            stopping_ = false;
         }
-        svr_->new_task_queue = [] { return new httplib::ThreadPool(16); };
+        auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+            handle(req, res);
+        };
+        auto onException = [this](const httplib::Request&, httplib::Response& res) {
+            envelopeError(res, Family::KLING, 500, 5000, "internal server error", store_->newId());
+        };
+        if (!tls_) {
+            // Plain HTTP: event-driven keep-alive (http_server.hpp), so an idle client holds no
+            // thread.
+            HttpServer::Params hp;
+            hp.maxConnections = static_cast<size_t>(p_.maxConnections);
+            http_ = std::make_unique<HttpServer>(hp, handler, onException, conns_);
+            {
+                // Pool threads inherit the mask: a client gone mid-answer is EPIPE, not SIGPIPE.
+                sigset_t set, old;
+                sigemptyset(&set);
+                sigaddset(&set, SIGPIPE);
+                pthread_sigmask(SIG_BLOCK, &set, &old);
+                port_ = http_->start(p_.host, p_.port);
+                pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            }
+            if (port_ <= 0) {
+                http_.reset();
+                return unavailable("cannot listen on " + p_.host + ":" + std::to_string(p_.port));
+            }
+            store_->start();
+            started_ = true;
+            return Status();
+        }
+        for (const std::string& f : {p_.tlsCertFile, p_.tlsKeyFile})
+            if (!std::ifstream(f).good()) return invalidArgument("TLS file cannot be read: " + f);
+        auto ssl =
+            std::make_unique<httplib::SSLServer>(p_.tlsCertFile.c_str(), p_.tlsKeyFile.c_str());
+        if (!ssl->is_valid()) return invalidArgument("TLS certificate or key could not be loaded");
+        svr_ = std::move(ssl);
+        // httplib serves a connection per task and a keep-alive connection keeps its thread
+        // until idle for the keep-alive timeout: grow a thread per connection up to
+        // maxConnections (growing_pool.hpp) instead of httplib's fixed pool.
+        GrowingPool::Params pp;
+        pp.maxThreads = static_cast<size_t>(p_.maxConnections);
+        auto counters = conns_;
+        svr_->new_task_queue = [pp, counters] { return new GrowingPool(pp, counters, true); };
         svr_->set_payload_max_length(size_t(64) << 20);
         svr_->set_keep_alive_timeout(2);
         svr_->set_keep_alive_max_count(1000);
@@ -224,33 +262,33 @@ public:
         svr_->set_tcp_nodelay(true);
         // httplib's default also sets SO_REUSEPORT, which lets a second server bind a port that
         // is in use; keep only SO_REUSEADDR so a taken port is an error.
-        svr_->set_socket_options([](int sock) {
+        int listenFd = -1;
+        svr_->set_socket_options([&listenFd](int sock) {
             int yes = 1;
             setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+            listenFd = sock;
         });
-        auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-            handle(req, res);
-        };
         svr_->Get(".*", handler);
         svr_->Post(".*", handler);
-        svr_->set_exception_handler([this](const httplib::Request&, httplib::Response& res,
-                                           std::exception_ptr) {
-            envelopeError(res, Family::KLING, 500, 5000, "internal server error", store_->newId());
-        });
+        svr_->Delete(".*", handler);
+        svr_->set_exception_handler([onException](const httplib::Request& req,
+                                                  httplib::Response& res,
+                                                  std::exception_ptr) { onException(req, res); });
         if (p_.port == 0) {
             port_ = svr_->bind_to_any_port(p_.host);
         } else {
             port_ = svr_->bind_to_port(p_.host, p_.port) ? p_.port : -1;
         }
+        svr_->set_socket_options(nullptr);
         if (port_ <= 0) {
             svr_.reset();
             return unavailable("cannot listen on " + p_.host + ":" + std::to_string(p_.port));
         }
+        // httplib 0.11 listens with a backlog of 5: many clients connecting at once overflow
+        // the accept queue and wait for SYN retransmits (1 s, 3 s…). listen() again on the bound
+        // socket only raises the backlog (capped by net.core.somaxconn).
+        if (listenFd >= 0) ::listen(listenFd, std::max(SOMAXCONN, p_.maxConnections));
         store_->start();
-        {
-            std::lock_guard<std::mutex> sl(sleepMu_);
-            stopping_ = false;
-        }
         listener_ = std::thread([this] {
             blockSigpipe();  // the worker threads created by listen inherit the mask
             svr_->listen_after_bind();
@@ -278,7 +316,8 @@ public:
             stopping_ = true;
         }
         sleepCv_.notify_all();
-        svr_->stop();
+        if (http_) http_->stop();
+        if (svr_) svr_->stop();
         if (listener_.joinable()) listener_.join();
         store_->stop();
     }
@@ -296,6 +335,19 @@ public:
                 w.Int64(n);
             }
         }
+        w.EndObject();
+        w.Key("connections");
+        w.StartObject();
+        const std::pair<const char*, const std::atomic<int64_t>*> counters[] = {
+            {"open", &conns_->open},         {"peak_open", &conns_->peakOpen},
+            {"accepted", &conns_->accepted}, {"threads", &conns_->threads},
+            {"busy", &conns_->busy},         {"waiting", &conns_->waiting}};
+        for (const auto& [name, value] : counters) {
+            w.Key(name);
+            w.Int64(value->load());
+        }
+        w.Key("max");
+        w.Int(p_.maxConnections);
         w.EndObject();
         w.Key("faults_injected");
         w.StartObject();
@@ -772,7 +824,9 @@ private:
     }
 
     Params p_;
-    std::unique_ptr<httplib::Server> svr_;
+    std::unique_ptr<HttpServer> http_;      // plain HTTP
+    std::unique_ptr<httplib::Server> svr_;  // HTTPS
+    std::shared_ptr<ConnCounters> conns_ = std::make_shared<ConnCounters>();
     std::unique_ptr<TaskStore> store_;
     std::unique_ptr<FaultInjector> faults_;
     cv::Ptr<local::LocalProvider> engine_;
@@ -802,6 +856,8 @@ void checkParams(const Params& p) {
     if (p.latency.count() < 0) bad("latency must be >= 0");
     if (p.resultTtl.count() < 0) bad("resultTtl must be >= 0");
     if (p.concurrencyLimit < 0) bad("concurrencyLimit must be >= 0");
+    if (p.maxConnections < 1 || p.maxConnections > 100000)
+        bad("maxConnections must be in [1,100000]");
     if (!(p.upscaleFactor > 1.0 && p.upscaleFactor <= 8.0)) bad("upscaleFactor must be in (1,8]");
     if (!p.webhookSecret.empty() && !webhookSignature(p.webhookSecret, "x", 0, "").ok())
         bad("webhookSecret must be whsec_<base64>");

@@ -301,7 +301,7 @@ Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::stri
                                  const UrlFetcher& fetch,
                                  const cv::Ptr<local::LocalProvider>& engine) {
     rapidjson::Document doc;
-    doc.Parse(body.c_str(), body.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
     if (doc.HasParseError() || !doc.IsObject())
         return invalidArgument("invalid request: the body must be a JSON object")
             .withProviderCode(1200)
@@ -326,7 +326,7 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
     req.scale = factor;
     rapidjson::Document doc;
     const std::string text = imageRequest ? *imageRequest : std::string("{}");
-    doc.Parse(text.c_str(), text.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
     if (doc.HasParseError() || !doc.IsObject())
         return fieldError("image_request", "must be a JSON object");
     CVGEN_RETURN_IF_ERROR(getString(doc, "prompt", &req.prompt));

@@ -45,6 +45,13 @@ struct Params {
     /** @brief Under `/kling/v1`, also require what AnyAPI marks required: `n` on expand and
      * generation, `model_name` on generation and omni-image (HTTP 400, code 1201). */
     bool aggregatorStrict = false;
+    /** @brief Connections open at once, in [1,100000]; further clients wait in the listen
+     * backlog until one closes. Plain HTTP is event-driven: a connection waiting for its next
+     * request (keep-alive, closed after 5 s idle) holds no thread; requests run on threads
+     * created on demand (idle ones exit after 5 s). HTTPS (httplib) holds a thread per
+     * connection until it has been idle for 2 s. The process needs a descriptor per connection.
+     */
+    int maxConnections = 1024;
 };
 
 /** @brief A local HTTP(S) server speaking the Kling, aggregator (AnyAPI, CometAPI) and Ideogram
@@ -56,7 +63,8 @@ struct Params {
  * - `POST /upscale` (`Api-Key`) and `POST /ideogram/upscale` (Bearer), multipart
  *   `image_request` + `image_file`.
  * - `GET /_emulator/results/<task>/<index>.png` serves results (410 after resultTtl);
- *   `GET /_emulator/stats` answers statsJson().
+ *   `GET /_emulator/stats` answers statsJson() (requests by route, faults injected, tasks,
+ *   callbacks, and `connections`: open, peak_open, waiting, accepted, threads, max).
  *
  * Dialects: under `/v1` the expand bottom field is `down_expansion_ratio` and `n` must be an
  * integer; under `/kling/v1` `down_expansion_ratio` or `bottom_expansion_ratio` (equal when both

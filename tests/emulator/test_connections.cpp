@@ -1,0 +1,138 @@
+// Connections: a thousand keep-alive clients at once, the --max-connections cap, request
+// shapes that make httplib and RapidJSON recurse (a long path, a long Range, deep JSON).
+#include <gtest/gtest.h>
+
+#include "emu_test_util.hpp"
+#include "raw_http.hpp"
+
+using namespace emutest;
+namespace emu = cvgen::emulator;
+
+namespace {
+
+int64_t connStat(const emu::Server& s, const char* key) {
+    const auto d = stats(s);
+    return d["connections"][key].GetInt64();
+}
+
+/** Waits until the stats' connections.`key` reaches `value` (the listener works on its own
+ * thread); false after 10 s. */
+bool waitConnStat(const emu::Server& s, const char* key, int64_t value) {
+    for (int i = 0; i < 1000; ++i) {
+        if (connStat(s, key) == value) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST(Emulator_Connections, aThousandKeepAliveConnectionsOpenedAtOnceAreAllAnswered) {
+    const int kClients = 1000;
+    // Both ends of every connection live in this process.
+    if (!ensureDescriptors(2 * kClients + 256))
+        GTEST_SKIP() << "the descriptor hard limit is below " << 2 * kClients + 256;
+    auto s = start(fastParams());
+    const std::string base = s->baseUrl();
+    Response created = postJson(base + "/kling/v1/images/generations",
+                                R"({"prompt":"p","aspect_ratio":"1:1"})", {bearer()});
+    ASSERT_EQ(created.status, 200) << created.body;
+    const std::string id = parse(created.body)["data"]["task_id"].GetString();
+    ASSERT_TRUE(waitConnStat(*s, "open", 0));  // curl's connection is gone
+
+    std::vector<RawConn> conns(kClients);
+    for (auto& c : conns) {
+        ASSERT_TRUE(c.open(s->port())) << std::strerror(errno);
+        c.request("GET", "/kling/v1/images/generations/" + id, {bearer()});
+    }
+    // Two rounds on the same connections: the second proves each was kept alive.
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        EXPECT_EQ(pumpAll(conns, std::chrono::seconds(60)), 0u);
+        int answered = 0;
+        for (auto& c : conns) {
+            if (c.failed || c.status != 200) continue;
+            const auto d = parse(c.body);
+            if (!d.HasParseError() && d["code"].GetInt() == 0 &&
+                std::string(d["data"]["task_id"].GetString()) == id &&
+                c.headers.find("Connection: close") == std::string::npos)
+                ++answered;
+        }
+        EXPECT_EQ(answered, kClients);
+        // Every connection is open at the same time, each on a thread of its own.
+        EXPECT_EQ(connStat(*s, "open"), kClients);
+        for (auto& c : conns) c.request("GET", "/kling/v1/images/generations/" + id, {bearer()});
+    }
+    EXPECT_GE(connStat(*s, "peak_open"), kClients);
+    EXPECT_EQ(connStat(*s, "accepted"), kClients + 1);  // + the create: nobody reconnected
+    EXPECT_EQ(connStat(*s, "waiting"), 0);
+    for (auto& c : conns) c.close();
+    s->stop();
+}
+
+TEST(Emulator_Connections, clientsBeyondMaxConnectionsWaitUntilOneCloses) {
+    auto p = fastParams();
+    p.maxConnections = 2;
+    auto s = start(p);
+    std::vector<RawConn> conns(3);
+    const std::string target = "/kling/v1/images/generations/none";
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(conns[i].open(s->port()));
+        conns[i].request("GET", target, {bearer()});
+    }
+    ASSERT_EQ(pumpAll(conns, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(conns[0].status, 404);
+    EXPECT_EQ(conns[1].status, 404);
+    ASSERT_TRUE(conns[2].open(s->port()));  // completes in the listen backlog
+    conns[2].request("GET", target, {bearer()});
+    // Not accepted, so not answered, while the first two stay connected.
+    EXPECT_EQ(pumpAll(conns, std::chrono::milliseconds(300)), 1u);
+    EXPECT_EQ(conns[2].status, 0);
+    EXPECT_EQ(connStat(*s, "accepted"), 2);
+    EXPECT_EQ(connStat(*s, "open"), 2);
+    conns[0].close();  // makes room
+    ASSERT_EQ(pumpAll(conns, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(conns[2].status, 404);
+    EXPECT_NE(conns[2].body.find("\"code\":1203"), std::string::npos) << conns[2].body;
+    EXPECT_EQ(connStat(*s, "accepted"), 3);
+    EXPECT_EQ(connStat(*s, "peak_open"), 2);
+    for (auto& c : conns) c.close();
+}
+
+TEST(Emulator_Connections, longPathsHeadersAndDeepJsonAreAnswered) {
+    auto s = start(fastParams());
+    // A path at httplib's URI limit (regex matching of routes recurses per character).
+    const std::string longPath = "/kling/v1/images/" + std::string(8000, 'a');
+    Response r = get(s->baseUrl() + longPath, {bearer()});
+    EXPECT_EQ(r.status, 404) << r.body.substr(0, 200);
+    r = postJson(s->baseUrl() + longPath, "{}", {bearer()});
+    EXPECT_EQ(r.status, 404) << r.body.substr(0, 200);
+    // A Range header near httplib's header line limit (also matched by a std::regex).
+    std::string range = "Range: bytes=0-0";
+    while (range.size() < 8000) range += ",0-0";
+    r = get(s->baseUrl() + "/kling/v1/images/generations/x", {bearer(), range});
+    EXPECT_EQ(r.status, 404) << r.body.substr(0, 200);
+    // JSON nested a million deep: parsed iteratively, rejected as a non-object body.
+    const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+    r = postJson(s->baseUrl() + "/kling/v1/images/generations", deep, {bearer()});
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("\"code\":1200"), std::string::npos) << r.body;
+    // A JWT whose payload is deeply nested JSON.
+    auto p = fastParams();
+    p.accessKey = "ak";
+    p.secretKey = "sk";
+    auto j = start(p);
+    const std::string nested = b64url(std::string(3000, '['));
+    r = get(j->baseUrl() + "/v1/images/generations/x",
+            {"Authorization: Bearer " + b64url(R"({"alg":"HS256","typ":"JWT"})") + "." + nested +
+             ".c2ln"});
+    EXPECT_EQ(r.status, 401) << r.body;
+}
+
+TEST(Emulator_Connections, maxConnectionsIsChecked) {
+    auto p = fastParams();
+    p.maxConnections = 0;
+    EXPECT_THROW(emu::Server::create(p), std::invalid_argument);
+    p.maxConnections = 100001;
+    EXPECT_THROW(emu::Server::create(p), std::invalid_argument);
+}
