@@ -26,6 +26,7 @@ struct ServeOptions {
     std::vector<std::string> apiKeys;
     std::string accessKey, secretKey;
     double latencySeconds = 2.0;
+    double latencySdSeconds = 0.0;
     uint64_t seed = 1;
     std::string faultsFile;
     std::vector<std::string> faultFlags;
@@ -73,6 +74,11 @@ int runServe(const ServeOptions& o) {
         return cvgen::cli::EXIT_USAGE;
     }
     p.latency = std::chrono::milliseconds(std::llround(o.latencySeconds * 1000.0));
+    if (!std::isfinite(o.latencySdSeconds) || o.latencySdSeconds < 0) {
+        std::cerr << "cvgen serve: --latency-sd must be >= 0 seconds\n";
+        return cvgen::cli::EXIT_USAGE;
+    }
+    p.latencySd = std::chrono::milliseconds(std::llround(o.latencySdSeconds * 1000.0));
     p.seed = o.seed;
     p.webhookSecret = o.webhookSecret;
     p.resultTtl = std::chrono::seconds(o.resultTtlSeconds);
@@ -148,7 +154,13 @@ void setupServe(CLI::App& app) {
     sub->add_option("--latency", o->latencySeconds,
                     "Seconds from submitted to succeed (processing at half)")
         ->capture_default_str();
-    sub->add_option("--seed", o->seed, "Seed of ids and fault draws")->capture_default_str();
+    sub->add_option("--latency-sd", o->latencySdSeconds,
+                    "Standard deviation of a task's time in seconds: > 0 draws each from a "
+                    "lognormal with mean --latency (seeded by --seed), processing at a random "
+                    "point before the end")
+        ->capture_default_str();
+    sub->add_option("--seed", o->seed, "Seed of ids, fault draws and --latency-sd draws")
+        ->capture_default_str();
     sub->add_option("--faults", o->faultsFile, "JSON fault file (see cvgen/emulator/faults.hpp)");
     sub->add_option("--fault", o->faultFlags,
                     "A fault rule KIND[=RATE][@ROUTE], e.g. rate_limit=0.2@/kling/v1 "

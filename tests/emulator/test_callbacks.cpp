@@ -199,3 +199,76 @@ TEST(Emulator_Callbacks, nonLoopbackUrlsAreSkippedAndUnsignedWithoutSecret) {
     EXPECT_EQ(stats(*s)["callbacks"]["failed"].GetInt(), 3);
     s->stop();
 }
+
+namespace {
+
+/** The bare task objects a sink received, grouped by task id, in arrival order. */
+std::map<std::string, std::vector<rapidjson::Document>> byTask(const std::vector<Received>& got) {
+    std::map<std::string, std::vector<rapidjson::Document>> out;
+    for (const auto& r : got) {
+        rapidjson::Document d = parse(r.body);
+        if (d.HasParseError() || !d.IsObject()) continue;
+        const std::string id = d["task_id"].GetString();
+        out[id].push_back(std::move(d));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Emulator_Callbacks, processingComesAtADrawnPointBeforeTheEndAndUpdatedAtIsTrueToIt) {
+    Sink sink;
+    const std::string cb = "http://127.0.0.1:" + std::to_string(sink.port()) + "/hook";
+    // task_failed: nothing is rendered, so the final updated_at is exactly the drawn end.
+    emu::FaultSpec fail;
+    fail.kind = emu::FaultKind::TASK_FAILED;
+    auto p = fastParams();
+    p.latency = std::chrono::milliseconds(200);
+    p.latencySd = std::chrono::milliseconds(100);
+    p.seed = 5;
+    p.faults = {fail};
+    auto s = start(p);
+    auto fixed = fastParams();  // no spread: processing exactly at half
+    fixed.latency = std::chrono::milliseconds(80);
+    fixed.faults = {fail};
+    auto f = start(fixed);
+    const int kTasks = 8;
+    const std::string body = "{\"prompt\":\"p\",\"callback_url\":\"" + cb + "\"}";
+    for (int i = 0; i < kTasks; ++i)
+        ASSERT_EQ(postJson(s->baseUrl() + "/v1/images/generations", body, {bearer()}).status, 200);
+    Response fr = postJson(f->baseUrl() + "/v1/images/generations", body, {bearer()});
+    ASSERT_EQ(fr.status, 200);
+    const std::string fixedId = parse(fr.body)["data"]["task_id"].GetString();
+    std::vector<Received> got;
+    for (int i = 0; i < 2000 && (got = sink.received()).size() < 3 * (kTasks + 1); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_EQ(got.size(), size_t(3 * (kTasks + 1)));
+    std::vector<double> fractions;
+    for (const auto& [id, changes] : byTask(got)) {
+        SCOPED_TRACE(id);
+        ASSERT_EQ(changes.size(), 3u);
+        EXPECT_STREQ(changes[0]["task_status"].GetString(), "submitted");
+        EXPECT_STREQ(changes[1]["task_status"].GetString(), "processing");
+        EXPECT_STREQ(changes[2]["task_status"].GetString(), "failed");
+        const int64_t created = changes[0]["created_at"].GetInt64();
+        for (const auto& c : changes) EXPECT_EQ(c["created_at"].GetInt64(), created);
+        EXPECT_EQ(changes[0]["updated_at"].GetInt64(), created);
+        const int64_t processing = changes[1]["updated_at"].GetInt64() - created;
+        const int64_t end = changes[2]["updated_at"].GetInt64() - created;
+        EXPECT_GT(processing, 0);
+        EXPECT_LT(processing, end);
+        if (id == fixedId) {
+            EXPECT_EQ(end, 80);
+            EXPECT_EQ(processing, 40);
+            continue;
+        }
+        fractions.push_back(double(processing) / double(end));
+    }
+    ASSERT_EQ(fractions.size(), size_t(kTasks));
+    // Drawn, not always half: with 8 tasks, at least 4 distinct points (to 1 %).
+    std::sort(fractions.begin(), fractions.end());
+    int distinct = 1;
+    for (size_t i = 1; i < fractions.size(); ++i)
+        distinct += fractions[i] - fractions[i - 1] > 0.01 ? 1 : 0;
+    EXPECT_GE(distinct, 4);
+}

@@ -191,6 +191,7 @@ public:
     explicit ServerImpl(const Params& p) : p_(p) {
         StoreParams sp;
         sp.latency = p.latency;
+        sp.latencySd = p.latencySd;
         sp.resultTtl = p.resultTtl;
         sp.concurrencyLimit = p.concurrencyLimit;
         sp.webhookSecret = p.webhookSecret;
@@ -854,6 +855,7 @@ void checkParams(const Params& p) {
     for (const auto& k : p.apiKeys)
         if (k.empty()) bad("an API key is empty");
     if (p.latency.count() < 0) bad("latency must be >= 0");
+    if (p.latencySd.count() < 0) bad("latencySd must be >= 0");
     if (p.resultTtl.count() < 0) bad("resultTtl must be >= 0");
     if (p.concurrencyLimit < 0) bad("concurrencyLimit must be >= 0");
     if (p.maxConnections < 1 || p.maxConnections > 100000)

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include <httplib.h>
 #include <rapidjson/stringbuffer.h>
@@ -78,7 +79,42 @@ bool parseLoopbackUrl(const std::string& url, std::string* scheme, std::string* 
     return h == "127.0.0.1" || h == "localhost" || h == "[::1]";
 }
 
-TaskStore::TaskStore(StoreParams p) : p_(std::move(p)), rng_(p_.seed) {}
+LatencyModel::LatencyModel(std::chrono::milliseconds mean, std::chrono::milliseconds sd,
+                           uint64_t seed)
+    : mean_(double(mean.count())),
+      sd_(double(sd.count())),
+      rng_(seed ^ 0x6c6174656e637921ULL) {  // its own stream: ids and faults do not shift it
+    if (sd_ > 0 && mean_ > 0) {
+        // A lognormal with mean m and standard deviation s: sigma^2 = ln(1 + s^2/m^2),
+        // mu = ln(m) - sigma^2/2.
+        const double s2 = std::log1p((sd_ * sd_) / (mean_ * mean_));
+        sigma_ = std::sqrt(s2);
+        mu_ = std::log(mean_) - s2 / 2;
+    }
+}
+
+double LatencyModel::uniform() {
+    return (double(rng_() >> 11) + 0.5) * 0x1.0p-53;
+}
+
+TaskTimes LatencyModel::draw() {
+    TaskTimes t;
+    if (sigma_ == 0) {
+        t.endMs = static_cast<int64_t>(mean_);
+        t.processingMs = t.endMs / 2;
+        return t;
+    }
+    const double u1 = uniform(), u2 = uniform(), u3 = uniform();
+    const double z = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);  // Box-Muller
+    const double ms = std::min(std::exp(mu_ + sigma_ * z), 1e9);              // at most ~11 days
+    t.endMs = std::llround(ms);
+    t.processingMs =
+        t.endMs >= 2 ? std::clamp<int64_t>(std::llround(u3 * double(t.endMs)), 1, t.endMs - 1) : 0;
+    return t;
+}
+
+TaskStore::TaskStore(StoreParams p)
+    : p_(std::move(p)), rng_(p_.seed), latency_(p_.latency, p_.latencySd, p_.seed) {}
 
 TaskStore::~TaskStore() {
     stop();
@@ -151,14 +187,15 @@ TaskStore::CreateError TaskStore::create(TaskSpec spec, std::string* taskJson) {
     t->id = id;
     t->createdMs = t->updatedMs = nowMs();
     t->seq = ++seq_;
+    t->times = latency_.draw();
     t->spec = std::move(spec);
     ++creates_;
     if (!t->spec.externalId.empty()) ++createsByExternal_[t->spec.externalId];
     *taskJson = taskJsonLocked(*t);
     const auto now = Clock::now();
     events_.emplace(now, Event{id, 0});
-    events_.emplace(now + p_.latency / 2, Event{id, 1});
-    events_.emplace(now + p_.latency, Event{id, 2});
+    events_.emplace(now + std::chrono::milliseconds(t->times.processingMs), Event{id, 1});
+    events_.emplace(now + std::chrono::milliseconds(t->times.endMs), Event{id, 2});
     tasks_.emplace(id, std::move(t));
     cv_.notify_all();
     return CreateError::NONE;
@@ -344,7 +381,7 @@ void TaskStore::clockLoop() {
         } else if (e.step == 1) {
             if (t.state == TaskState::SUBMITTED) {
                 t.state = TaskState::PROCESSING;
-                t.updatedMs = nowMs();
+                t.updatedMs = t.createdMs + t.times.processingMs;
                 enqueueCallbackLocked(t);
             }
         } else if (t.spec.fate != TaskFate::STUCK) {
@@ -371,9 +408,11 @@ void TaskStore::finish(const std::string& taskId) {
     }
     std::string failure;
     Results results;
+    bool rendered = false;
     if (fate == TaskFate::FAIL) {
         failure = "Task failed (emulated fault task_failed)";
     } else {
+        rendered = true;
         Result<std::vector<cv::Mat>> images =
             render ? render() : Result<std::vector<cv::Mat>>(internalError("no renderer"));
         if (!images.ok()) {
@@ -404,7 +443,9 @@ void TaskStore::finish(const std::string& taskId) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     Task& t = *tasks_.at(taskId);
-    t.updatedMs = nowMs();
+    // The drawn end, or when rendering (which starts at the end) finished.
+    t.updatedMs = t.createdMs + t.times.endMs;
+    if (rendered) t.updatedMs = std::max(t.updatedMs, nowMs());
     t.holdsSlots = false;
     if (failure.empty()) {
         for (size_t i = 0; i < results.images.size(); ++i) {

@@ -50,10 +50,31 @@ struct TaskSpec {
 
 struct StoreParams {
     std::chrono::milliseconds latency{2000};
+    std::chrono::milliseconds latencySd{0};
     std::chrono::seconds resultTtl{3600};
     int concurrencyLimit = 0;
     std::string webhookSecret;
     uint64_t seed = 1;
+};
+
+/** @brief When a task changes state, in milliseconds after its creation. */
+struct TaskTimes {
+    int64_t processingMs = 0;
+    int64_t endMs = 0;
+};
+
+/** @brief Draws task times: exactly `mean` (processing at half) when sd is 0, else a lognormal
+ * with that mean and standard deviation (processing uniform in (0, end)). Reproducible: the
+ * sequence depends on the seed alone (own Box-Muller over mt19937_64, no std distribution). */
+class LatencyModel {
+public:
+    LatencyModel(std::chrono::milliseconds mean, std::chrono::milliseconds sd, uint64_t seed);
+    TaskTimes draw();
+
+private:
+    double uniform();  // in (0, 1)
+    double mean_, sd_, mu_ = 0, sigma_ = 0;
+    std::mt19937_64 rng_;
 };
 
 /** @brief Outcome of a result download lookup. */
@@ -113,6 +134,7 @@ private:
         std::vector<std::string> urls, wmUrls;
         bool holdsSlots = true;
         uint64_t seq = 0;
+        TaskTimes times;
     };
     struct Results {
         std::vector<ImageFile> images;
@@ -143,6 +165,7 @@ private:
     bool stopping_ = false;
     bool started_ = false;
     std::mt19937_64 rng_;
+    LatencyModel latency_;  // guarded by mu_
     std::map<std::string, std::unique_ptr<Task>> tasks_;
     std::map<std::string, Results> results_;
     std::multimap<std::chrono::steady_clock::time_point, Event> events_;

@@ -24,8 +24,16 @@ struct Params {
     std::string accessKey;  ///< Kling JWTs must carry `iss` = accessKey…
     std::string secretKey;  ///< …and be HS256-signed with secretKey
     /** @brief Time a task spends from submission to its end: `processing` at half of it,
-     * `succeed`/`failed` at the end (later if rendering takes longer). */
+     * `succeed`/`failed` at the end (later if rendering takes longer). With latencySd > 0, the
+     * mean of the drawn times. */
     std::chrono::milliseconds latency{2000};
+    /** @brief Standard deviation of a task's time; 0 = every task takes exactly `latency`.
+     * Otherwise each task's time is drawn from a lognormal with mean `latency` and this standard
+     * deviation, and `processing` comes at a uniformly drawn point before the end. The draws
+     * come from a generator seeded by `seed` alone: the k-th task created gets the k-th draw,
+     * whatever else happened. `updated_at` is the drawn instant of each change (the end later
+     * only when rendering runs past it). */
+    std::chrono::milliseconds latencySd{0};
     uint64_t seed = 1;                     ///< drives ids and fault draws (deterministic)
     std::vector<FaultSpec> faults;         ///< see FaultSpec; parseFaults() reads a file's text
     std::string tlsCertFile;               ///< PEM; with tlsKeyFile, serve HTTPS
