@@ -186,15 +186,17 @@ void finalPass(const FinalInputs& in, cv::Mat out, cv::Mat conf) {
                     continue;
                 }
                 const float d = outside(x, y, o0);
-                float c = cf[x] * (1.f - smoothstep(farStart, farEnd, d));
+                const float match = std::min(std::max(cf[x], 0.f), 1.f);
+                const float near = 1.f - smoothstep(farStart, farEnd, d);
                 float acc[CN], corr[CN];
-                const float ws = c > 0.f ? f.voteAt(x, y, acc) : 0.f;
-                if (ws <= 0.f) c = 0.f;
-                c = std::min(std::max(c, 0.f), 1.f);
-                cf[x] = c;
-                // Blend weight: the patches wherever the confidence is fair, and a short feather
-                // into the backdrop's mirror of the edge right at the border.
-                c = smoothstep(kBlendLow, kBlendHigh, c) * smoothstep(0.f, feather, d);
+                const float ws = match * near > 0.f ? f.voteAt(x, y, acc) : 0.f;
+                cf[x] = ws > 0.f ? match * near : 0.f;
+                // Blend weight: the patches wherever the match is fair, fading with the distance
+                // over the whole [farStart, farEnd] (no visible edge), and a short feather into
+                // the backdrop's mirror of the edge right at the border.
+                const float c = ws > 0.f ? smoothstep(kBlendLow, kBlendHigh, match) * near *
+                                               smoothstep(0.f, feather, d)
+                                         : 0.f;
                 if (c <= 0.f) continue;  // the backdrop, already there
                 correction(x, y, corr);
                 const float fade = std::exp(-d / D);

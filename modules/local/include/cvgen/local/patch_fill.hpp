@@ -28,7 +28,7 @@ struct PatchFillParams {
     int iterations = 10;
     /** Source patches come from the band of the photo within this fraction of its width
      * (left/right margins) or height (top/bottom margins) of a border that has a margin. */
-    double sourceBand = 0.35;
+    double sourceBand = 0.2;
     /** The patch fill fades into the backdrop between these distances from the photo, as
      * fractions of the photo's short side; beyond `farEnd` the output is the backdrop. */
     double farStart = 0.25;
