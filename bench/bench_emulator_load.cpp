@@ -7,6 +7,7 @@
 //
 //   bench_emulator_load [--connections=1000] [--seconds=10] [--think-ms=200]
 //                       [--url=http://127.0.0.1:PORT] [--key=bench-key] [--seed=1]
+//   bench_emulator_load --render-tasks=N [--render=fast|full]   (CPU per 1 MP result)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,6 +26,7 @@
 #include <queue>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -41,6 +43,8 @@ struct Options {
     std::string url;
     std::string key = "bench-key";
     uint64_t seed = 1;
+    int renderTasks = 0;  // > 0: measure the render cost instead (see renderCost())
+    std::string render = "fast";
 };
 
 struct Conn {
@@ -104,6 +108,43 @@ int takeAnswer(std::string& in, bool* good) {
     *good = status == 200 && in.compare(end + 4, 9, "{\"code\":0") == 0;
     in.erase(0, end + 4 + len);
     return status;
+}
+
+/** Render cost: N generation tasks of 1:1 at 1k (1024x1024, ~1 MP) on an in-process emulator
+ * with no latency; the server's CPU (process minus this thread) per task, request handling
+ * included. */
+int renderCost(const Options& o) {
+    cvgen::emulator::Params p;
+    p.apiKeys = {o.key};
+    p.latency = std::chrono::milliseconds(0);
+    p.render =
+        o.render == "full" ? cvgen::emulator::RenderMode::FULL : cvgen::emulator::RenderMode::FAST;
+    auto server = cvgen::emulator::Server::create(p);
+    if (!server->start().ok()) return 1;
+    const double client0 = cpuSeconds(RUSAGE_THREAD), proc0 = cpuSeconds(RUSAGE_SELF);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < o.renderTasks; ++i) {
+        if (createTask(server->port(), o.key).empty()) {
+            std::fprintf(stderr, "create %d failed\n", i);
+            return 1;
+        }
+    }
+    const std::string want = "\"succeed\":" + std::to_string(o.renderTasks) + ",";
+    while (server->statsJson().find(want) == std::string::npos) {
+        if (Clock::now() - t0 > std::chrono::minutes(5)) return 1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const double serverCpu =
+        (cpuSeconds(RUSAGE_SELF) - proc0) - (cpuSeconds(RUSAGE_THREAD) - client0);
+    server->stop();
+    std::string load, load5, load15;
+    std::ifstream("/proc/loadavg") >> load >> load5 >> load15;
+    std::printf(
+        "render %s: %d generation tasks of 1024x1024 (1.05 MP): server CPU %.2f ms per task "
+        "(create + render + PNG encode); load average %s %s %s\n",
+        o.render.c_str(), o.renderTasks, 1000 * serverCpu / o.renderTasks, load.c_str(),
+        load5.c_str(), load15.c_str());
+    return 0;
 }
 
 int run(const Options& o) {
@@ -325,15 +366,20 @@ int main(int argc, char** argv) {
             o.url = v;
         } else if (const char* v = flagValue(a, "--key=")) {
             o.key = v;
+        } else if (const char* v = flagValue(a, "--render-tasks=")) {
+            o.renderTasks = std::max(1, std::atoi(v));
+        } else if (const char* v = flagValue(a, "--render=")) {
+            o.render = v;
         } else if (const char* v = flagValue(a, "--seed=")) {
             o.seed = std::strtoull(v, nullptr, 10);
         } else {
             std::fprintf(stderr,
                          "usage: %s [--connections=N] [--seconds=S] [--think-ms=T] "
-                         "[--url=http://127.0.0.1:PORT] [--key=K] [--seed=N]\n",
-                         argv[0]);
+                         "[--url=http://127.0.0.1:PORT] [--key=K] [--seed=N]\n"
+                         "       %s --render-tasks=N [--render=fast|full]\n",
+                         argv[0], argv[0]);
             return 1;
         }
     }
-    return run(o);
+    return o.renderTasks > 0 ? renderCost(o) : run(o);
 }

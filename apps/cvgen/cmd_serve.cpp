@@ -38,6 +38,7 @@ struct ServeOptions {
     bool nullTaskResult = false;
     bool strict = false;
     int maxConnections = 1024;
+    std::string render = "full";
 };
 
 /** Each connection is a descriptor: raise the soft limit toward the hard one so that
@@ -88,6 +89,7 @@ int runServe(const ServeOptions& o) {
     p.nullTaskResultBeforeSuccess = o.nullTaskResult;
     p.aggregatorStrict = o.strict;
     p.maxConnections = o.maxConnections;
+    p.render = o.render == "fast" ? emu::RenderMode::FAST : emu::RenderMode::FULL;
     raiseDescriptorLimit(o.maxConnections);
     if (!o.faultsFile.empty()) {
         std::ifstream in(o.faultsFile);
@@ -189,6 +191,11 @@ void setupServe(CLI::App& app) {
                     "keep-alive clients hold no thread)")
         ->capture_default_str()
         ->check(CLI::Range(1, 100000));
+    sub->add_option("--render", o->render,
+                    "Result images: full (the offline engine) or fast (a gradient of the same size "
+                    "and type, ~1 ms per megapixel; for load and benchmark runs)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"full", "fast"}));
     sub->callback([o] { cvgen::cli::setExitCode(runServe(*o)); });
 }
 

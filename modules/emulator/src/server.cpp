@@ -697,7 +697,8 @@ private:
             route.family == Family::KLING
                 ? Dialect::KLING
                 : (p_.aggregatorStrict ? Dialect::AGGREGATOR_STRICT : Dialect::AGGREGATOR),
-            req.body, [&](const std::string& url) { return fetchOwn(req, url); }, engine_);
+            req.body, [&](const std::string& url) { return fetchOwn(req, url); }, engine_,
+            p_.render);
         if (!parsed.ok()) {
             envelopeError(res, route.family, 400, parsed.status().providerCode(),
                           parsed.status().message(), rid);
@@ -768,9 +769,7 @@ private:
             spec.account = account;
             spec.slots = parsed->request.numImages;
             spec.resultBase = resultBase(req);
-            spec.render = [engine = engine_, r = parsed->request] {
-                return renderUpscale(engine, r);
-            };
+            spec.render = upscaleRenderer(engine_, parsed->request, p_.render);
             createTask(req, route, rid, std::move(spec), res);
             return;
         }
@@ -780,20 +779,15 @@ private:
         std::vector<std::string> urls;
         std::string resolution;
         if (!unsafe) {
-            auto images = renderUpscale(engine_, parsed->request);
-            if (!images.ok()) {
-                envelopeError(res, route.family, 500, 5000, images.status().message(), rid);
+            auto files = upscaleRenderer(engine_, parsed->request, p_.render)(false);
+            if (!files.ok()) {
+                envelopeError(res, route.family, 500, 5000, files.status().message(), rid);
                 return;
             }
             std::vector<std::vector<uint8_t>> pngs;
-            for (const cv::Mat& m : *images) {
-                auto png = encodeImage(m, ImageFormat::PNG);
-                if (!png.ok()) {
-                    envelopeError(res, route.family, 500, 5000, png.status().message(), rid);
-                    return;
-                }
-                pngs.push_back(std::move(png).value());
-                resolution = std::to_string(m.cols) + "x" + std::to_string(m.rows);
+            for (ImageFile& f : *files) {
+                pngs.push_back(std::move(f.png));
+                resolution = std::to_string(f.size.width) + "x" + std::to_string(f.size.height);
             }
             urls = store_->storeImmediate(store_->newId(), resultBase(req), pngs);
         }

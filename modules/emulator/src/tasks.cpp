@@ -13,6 +13,7 @@
 
 #include "cvgen/core/codec.hpp"
 #include "cvgen/emulator/server.hpp"
+#include "fast_png.hpp"
 
 namespace cvgen::emulator::detail {
 
@@ -111,6 +112,46 @@ TaskTimes LatencyModel::draw() {
     t.processingMs =
         t.endMs >= 2 ? std::clamp<int64_t>(std::llround(u3 * double(t.endMs)), 1, t.endMs - 1) : 0;
     return t;
+}
+
+Result<std::vector<ImageFile>> encodeImages(const Result<std::vector<cv::Mat>>& images,
+                                            bool watermark) {
+    if (!images.ok()) return images.status();
+    std::vector<ImageFile> files;
+    for (const cv::Mat& m : *images) {
+        ImageFile f;
+        f.size = m.size();
+        auto png = encodeImage(m, ImageFormat::PNG);
+        if (!png.ok()) return png.status();
+        f.png = std::move(png).value();
+        if (watermark) {
+            cv::Mat marked = m.clone();
+            const int h = std::max(12, marked.rows / 20);
+            cv::rectangle(marked, cv::Rect(0, marked.rows - h, marked.cols, h),
+                          cv::Scalar::all(marked.depth() == CV_16U ? 65535 : 255), cv::FILLED);
+            cv::putText(marked, "cvgen emulator", cv::Point(4, marked.rows - h / 4),
+                        cv::FONT_HERSHEY_SIMPLEX, h / 30.0, cv::Scalar::all(0), 1);
+            auto wm = encodeImage(marked, ImageFormat::PNG);
+            if (wm.ok()) f.pngWatermarked = std::move(wm).value();
+        }
+        files.push_back(std::move(f));
+    }
+    return files;
+}
+
+Result<std::vector<ImageFile>> fastImages(cv::Size size, int type, int count, bool watermark) {
+    if (!fastPngSupports(type)) {
+        std::vector<cv::Mat> flat(static_cast<size_t>(count),
+                                  cv::Mat(size, type, cv::Scalar::all(128)));
+        return encodeImages(flat, watermark);
+    }
+    // The n images of one task are identical (as the offline engine's expand and upscale): encode
+    // once.
+    ImageFile f;
+    f.size = size;
+    f.png = fastPatternPng(size, type, false);
+    if (watermark) f.pngWatermarked = fastPatternPng(size, type, true);
+    return std::vector<ImageFile>(static_cast<size_t>(count), f);
 }
 
 TaskStore::TaskStore(StoreParams p)
@@ -309,7 +350,7 @@ std::vector<std::string> TaskStore::storeImmediate(const std::string& id, const 
     std::vector<std::string> urls;
     Results r;
     for (size_t i = 0; i < pngs.size(); ++i) {
-        r.images.push_back(ImageFile{pngs[i], {}});
+        r.images.push_back(ImageFile{pngs[i], {}, {}});
         urls.push_back(base + "/_emulator/results/" + id + "/" + std::to_string(i) + ".png");
     }
     r.expires = Clock::now() + p_.resultTtl;
@@ -413,33 +454,13 @@ void TaskStore::finish(const std::string& taskId) {
         failure = "Task failed (emulated fault task_failed)";
     } else {
         rendered = true;
-        Result<std::vector<cv::Mat>> images =
-            render ? render() : Result<std::vector<cv::Mat>>(internalError("no renderer"));
-        if (!images.ok()) {
-            failure = "Task failed: " + images.status().message();
-        } else {
-            for (const cv::Mat& m : *images) {
-                ImageFile f;
-                auto png = encodeImage(m, ImageFormat::PNG);
-                if (!png.ok()) {
-                    failure = "Task failed: " + png.status().message();
-                    break;
-                }
-                f.png = std::move(png).value();
-                if (watermark) {
-                    cv::Mat marked = m.clone();
-                    const int h = std::max(12, marked.rows / 20);
-                    cv::rectangle(marked, cv::Rect(0, marked.rows - h, marked.cols, h),
-                                  cv::Scalar::all(marked.depth() == CV_16U ? 65535 : 255),
-                                  cv::FILLED);
-                    cv::putText(marked, "cvgen emulator", cv::Point(4, marked.rows - h / 4),
-                                cv::FONT_HERSHEY_SIMPLEX, h / 30.0, cv::Scalar::all(0), 1);
-                    auto wm = encodeImage(marked, ImageFormat::PNG);
-                    if (wm.ok()) f.pngWatermarked = std::move(wm).value();
-                }
-                results.images.push_back(std::move(f));
-            }
-        }
+        Result<std::vector<ImageFile>> files =
+            render ? render(watermark)
+                   : Result<std::vector<ImageFile>>(internalError("no renderer"));
+        if (!files.ok())
+            failure = "Task failed: " + files.status().message();
+        else
+            results.images = std::move(files).value();
     }
     std::lock_guard<std::mutex> lock(mu_);
     Task& t = *tasks_.at(taskId);

@@ -29,8 +29,25 @@ enum class TaskFate { NORMAL, FAIL, STUCK };
 
 const char* toString(TaskState s) noexcept;
 
-/** @brief Produces the result images when the task finishes (runs on the task clock thread). */
-using Renderer = std::function<Result<std::vector<cv::Mat>>()>;
+/** @brief A result file: the PNG, its watermarked copy (empty when none was asked), its size. */
+struct ImageFile {
+    std::vector<uint8_t> png;
+    std::vector<uint8_t> pngWatermarked;
+    cv::Size size;
+};
+
+/** @brief Produces a task's result files when it finishes (runs on the task clock thread);
+ * `watermark`: also make the watermarked copies. */
+using Renderer = std::function<Result<std::vector<ImageFile>>(bool watermark)>;
+
+/** @brief The full renderer's files: each image as PNG and, with `watermark`, a copy with a
+ * white band and "cvgen emulator" across the bottom. */
+Result<std::vector<ImageFile>> encodeImages(const Result<std::vector<cv::Mat>>& images,
+                                            bool watermark);
+
+/** @brief The fast renderer's files (`--render fast`): `count` PNGs of `size` and `type` made by
+ * fastPatternPng() (~1 ms of CPU per megapixel), or by OpenCV for a type it does not write. */
+Result<std::vector<ImageFile>> fastImages(cv::Size size, int type, int count, bool watermark);
 
 /** @brief What a create hands to the store. */
 struct TaskSpec {
@@ -120,10 +137,6 @@ public:
     std::string statsMembers() const;
 
 private:
-    struct ImageFile {
-        std::vector<uint8_t> png;
-        std::vector<uint8_t> pngWatermarked;
-    };
     struct Task {
         std::string id;
         TaskSpec spec;

@@ -7,6 +7,9 @@
 #include "cvgen/core/base64.hpp"
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/image_limits.hpp"
+#include "cvgen/local/expand.hpp"
+#include "cvgen/local/synthesize.hpp"
+#include "cvgen/local/upscale.hpp"
 
 namespace cvgen::emulator::detail {
 namespace {
@@ -131,6 +134,10 @@ Result<std::vector<cv::Mat>> collect(Result<TaskOutput> out) {
     return mats;
 }
 
+Renderer fastRenderer(cv::Size size, int type, int count) {
+    return [size, type, count](bool wm) { return fastImages(size, type, count, wm); };
+}
+
 template <typename E>
 Status getEnum(const Value& obj, const char* name, E* out,
                std::optional<E> (*parse)(const std::string&) noexcept, const char* allowed) {
@@ -145,7 +152,7 @@ Status getEnum(const Value& obj, const char* name, E* out,
 }
 
 Result<ParsedCreate> parseExpand(const Value& obj, Dialect d, const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine) {
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
     ParsedCreate out;
     ExpandRequest req;
     std::string image;
@@ -195,12 +202,29 @@ Result<ParsedCreate> parseExpand(const Value& obj, Dialect d, const UrlFetcher& 
     if (!mat.ok()) return mat.status();
     req.image = ImageSource::fromMat(std::move(mat).value());
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
-    out.render = [engine, req] { return collect(engine->expand(req)); };
+    if (mode == RenderMode::FAST) {
+        const cv::Mat& img = req.image.mat;
+        const local::Margins m = local::marginsFromRatios(img.size(), req.ratios);
+        const int64_t w = int64_t(img.cols) + m.left + m.right;
+        const int64_t h = int64_t(img.rows) + m.top + m.bottom;
+        // The offline engine's canvas cap, so both modes fail the same tasks.
+        if (w > 65535 || h > 65535 || w * h > (int64_t(1) << 29)) {
+            const std::string msg = "image: the expanded canvas " + std::to_string(w) + "x" +
+                                    std::to_string(h) + " is too large for the offline engine";
+            out.render = [msg](bool) -> Result<std::vector<ImageFile>> {
+                return invalidArgument(msg);
+            };
+        } else {
+            out.render = fastRenderer(cv::Size(int(w), int(h)), img.type(), req.task.n);
+        }
+        return out;
+    }
+    out.render = [engine, req](bool wm) { return encodeImages(collect(engine->expand(req)), wm); };
     return out;
 }
 
 Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetcher& fetch,
-                                     const cv::Ptr<local::LocalProvider>& engine) {
+                                     const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
     ParsedCreate out;
     GenerateRequest req;
     std::string model;
@@ -232,12 +256,19 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
         req.image = ImageSource::fromMat(std::move(mat).value());
     }
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
-    out.render = [engine, req] { return collect(engine->generate(req)); };
+    if (mode == RenderMode::FAST) {
+        out.render = fastRenderer(local::generationSize(req.aspectRatio, req.resolution), CV_8UC3,
+                                  req.task.n);
+        return out;
+    }
+    out.render = [engine, req](bool wm) {
+        return encodeImages(collect(engine->generate(req)), wm);
+    };
     return out;
 }
 
 Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fetch,
-                               const cv::Ptr<local::LocalProvider>& engine) {
+                               const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
     ParsedCreate out;
     OmniRequest req;
     std::string model;
@@ -291,7 +322,21 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
     out.resultType = toString(req.resultType);
     if (req.resultType == OmniResultType::SERIES) out.slots = req.seriesAmount;
-    out.render = [engine, req] { return collect(engine->omni(req)); };
+    if (mode == RenderMode::FAST) {
+        // As the offline engine: AUTO takes the first input image's aspect (1:1 without one).
+        const cv::Size size =
+            req.aspectRatio == AspectRatio::AUTO
+                ? local::generationSize(req.images.empty() ? 1.0
+                                                           : double(req.images[0].mat.cols) /
+                                                                 double(req.images[0].mat.rows),
+                                        req.resolution)
+                : local::generationSize(req.aspectRatio, req.resolution);
+        out.render =
+            fastRenderer(size, CV_8UC3,
+                         req.resultType == OmniResultType::SERIES ? req.seriesAmount : req.task.n);
+        return out;
+    }
+    out.render = [engine, req](bool wm) { return encodeImages(collect(engine->omni(req)), wm); };
     return out;
 }
 
@@ -299,7 +344,7 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
 
 Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
                                  const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine) {
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
     if (doc.HasParseError() || !doc.IsObject())
@@ -308,11 +353,11 @@ Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::stri
             .withHttpStatus(400);
     switch (kind) {
         case TaskKind::EXPAND:
-            return parseExpand(doc, dialect, fetch, engine);
+            return parseExpand(doc, dialect, fetch, engine, mode);
         case TaskKind::GENERATION:
-            return parseGeneration(doc, dialect, fetch, engine);
+            return parseGeneration(doc, dialect, fetch, engine, mode);
         case TaskKind::OMNI:
-            return parseOmni(doc, dialect, fetch, engine);
+            return parseOmni(doc, dialect, fetch, engine, mode);
         case TaskKind::UPSCALE:
             break;
     }
@@ -363,9 +408,13 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
     return out;
 }
 
-Result<std::vector<cv::Mat>> renderUpscale(const cv::Ptr<local::LocalProvider>& engine,
-                                           const UpscaleRequest& request) {
-    return collect(engine->upscale(request));
+Renderer upscaleRenderer(const cv::Ptr<local::LocalProvider>& engine, const UpscaleRequest& request,
+                         RenderMode mode) {
+    if (mode == RenderMode::FAST)
+        return fastRenderer(local::upscaledSize(request.image.mat.size(), request.scale),
+                            request.image.mat.type(), request.numImages);
+    return
+        [engine, request](bool wm) { return encodeImages(collect(engine->upscale(request)), wm); };
 }
 
 }  // namespace cvgen::emulator::detail

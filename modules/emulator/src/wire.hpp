@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "cvgen/core/provider.hpp"
+#include "cvgen/emulator/server.hpp"
 #include "cvgen/local/local_provider.hpp"
 #include "tasks.hpp"
 
@@ -38,7 +39,7 @@ struct ParsedCreate {
  * code is 1200 (not a JSON object) or 1201 (a field; the message starts with its name). */
 Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
                                  const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine);
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode);
 
 /** @brief A validated upscale (multipart `image_request` JSON + `image_file` bytes). */
 struct ParsedUpscale {
@@ -50,9 +51,10 @@ struct ParsedUpscale {
 Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::string* imageFile,
                                    double factor);
 
-/** @brief Renders an upscale with the offline engine. */
-Result<std::vector<cv::Mat>> renderUpscale(const cv::Ptr<local::LocalProvider>& engine,
-                                           const UpscaleRequest& request);
+/** @brief The renderer of an upscale: the offline engine, or (FAST) images of the size the engine
+ * would make. */
+Renderer upscaleRenderer(const cv::Ptr<local::LocalProvider>& engine, const UpscaleRequest& request,
+                         RenderMode mode);
 
 }  // namespace cvgen::emulator::detail
 

@@ -13,6 +13,15 @@
 
 namespace cvgen::emulator {
 
+/** @brief How the emulator makes result images. */
+enum class RenderMode {
+    FULL,  ///< the offline engine: the expand backdrop, synthetic generations, Lanczos upscale
+    /** Banded gradients of exactly the size and type FULL would return, PNG-encoded in about a
+     * millisecond of CPU per megapixel: for load and benchmark runs, where the engine's cost
+     * (tens of ms per task) would make the server compete with the client it measures. */
+    FAST
+};
+
 /** @brief Everything the emulator needs; validated by Server::create(). */
 struct Params {
     std::string host = "127.0.0.1";  ///< address to bind
@@ -60,6 +69,7 @@ struct Params {
      * connection until it has been idle for 2 s. The process needs a descriptor per connection.
      */
     int maxConnections = 1024;
+    RenderMode render = RenderMode::FULL;  ///< see RenderMode
 };
 
 /** @brief A local HTTP(S) server speaking the Kling, aggregator (AnyAPI, CometAPI) and Ideogram
