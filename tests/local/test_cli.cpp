@@ -85,7 +85,7 @@ TEST_F(Local_Cli, expandHitsTheExactTargetWithTheOriginalUntouched) {
 }
 
 TEST_F(Local_Cli, expandModesAndNResults) {
-    for (const char* mode : {"blur", "soft", "edge"}) {
+    for (const char* mode : {"blur", "soft", "edge", "patch", "auto"}) {
         SCOPED_TRACE(mode);
         const CliRun r = cli("expand " + path("in.png") + " " + path(std::string(mode) + ".png") +
                              " --target 213x120 --mode " + mode + " --n 2");

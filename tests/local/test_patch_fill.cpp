@@ -204,6 +204,26 @@ TEST(Local_PatchFill, callerBugsThrow) {
     EXPECT_THROW(patchFill(src, {1, 1, 1, 1}, p), cv::Exception);
 }
 
+TEST(Local_PatchFill, localProviderUsesItsModeAndSeed) {
+    const cv::Mat src = texture({80, 60}, CV_8UC3, 4);
+    cvgen::local::LocalProvider::Params params;
+    params.mode = ExpandMode::PATCH;
+    params.seed = 5;
+    const auto provider = cvgen::local::LocalProvider::create(params);
+    cvgen::ExpandRequest req;
+    req.image = cvgen::ImageSource::fromMat(src);
+    req.ratios = {0.25, 0.25, 0.5, 0.5};  // up, down, left, right
+    const auto out = provider->expand(req, cvgen::CallOptions());
+    ASSERT_TRUE(out.ok()) << out.status();
+    ASSERT_EQ(out->images.size(), 1u);
+    const Margins m = cvgen::local::marginsFromRatios(src.size(), req.ratios);
+    EXPECT_EQ(
+        cv::norm(out->images[0].image, expandCanvas(src, m, ExpandMode::PATCH, 5), cv::NORM_INF),
+        0.0);
+    EXPECT_NE(out->note.find("PatchMatch"), std::string::npos) << out->note;
+    EXPECT_FALSE(out->synthetic);
+}
+
 TEST(Local_PatchFill, modesParseAndPrint) {
     for (ExpandMode mode : {ExpandMode::PATCH, ExpandMode::AUTO})
         EXPECT_EQ(cvgen::local::parseExpandMode(cvgen::local::toString(mode)), mode);
