@@ -45,9 +45,5 @@ install(CODE "
 install(FILES "${CMAKE_CURRENT_BINARY_DIR}/pkgconfig/cvgen.pc"
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-# --- the Debian package (cpack, scripts/package.sh) ---------------------------------------------
-# Only for a tree configured for /usr (the "package" preset): a package of another prefix would
-# install files under a build folder.
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-    include(CvgenPackage)
-endif()
+# --- the Debian package (cpack --preset deb, scripts/package.sh) --------------------------------
+include(CvgenPackage)

@@ -1,6 +1,7 @@
-# The Debian package, built by CPack from the install rules (scripts/package.sh, preset "package"):
-# build/pkg/cvgen_<version>_<arch>.deb with the CLI, the static libraries, the headers, the CMake
-# package files and cvgen.pc, everything under /usr.
+# The Debian package, built by CPack from the install rules of the dev tree (scripts/package.sh,
+# `cpack --preset deb`): build/dev/package/cvgen_<version>_<arch>.deb with the CLI, the static
+# libraries, the headers, the CMake package files and cvgen.pc, everything under /usr. The dev
+# tree's binaries are the release build the tests ran against (-O2, no debug info).
 set(CVGEN_PACKAGE_MAINTAINER "cvgen maintainers <maintainers@example.invalid>"
     CACHE STRING "Maintainer field of the Debian package")
 
@@ -8,10 +9,13 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME cvgen)
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
-set(CPACK_PACKAGE_DIRECTORY "${PROJECT_BINARY_DIR}")
-# DESTDIR staging: the install steps see CMAKE_INSTALL_PREFIX=/usr (cvgen.pc is written for it).
+set(CPACK_PACKAGE_DIRECTORY "${PROJECT_BINARY_DIR}/package")
+# Whatever prefix the tree was configured with (the dev preset's is build/install), the package
+# installs under /usr. DESTDIR staging: the install steps see CMAKE_INSTALL_PREFIX=/usr, so
+# cvgen.pc is written for /usr.
 set(CPACK_SET_DESTDIR ON)
-set(CPACK_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+set(CPACK_INSTALL_PREFIX /usr)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # cvgen_<version>_<arch>.deb
