@@ -95,6 +95,8 @@ inline Response send(const Request& rq) {
     } else if (rq.method == "POST") {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq.body.c_str());
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(rq.body.size()));
+    } else if (rq.method != "GET") {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());  // DELETE, PUT…
     }
     if (hs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
     r.curl = curl_easy_perform(c);

@@ -24,6 +24,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "capture.hpp"
 #include "crypto.hpp"
 #include "cvgen/core/codec.hpp"
 #include "cvgen/local/local_provider.hpp"
@@ -41,7 +42,7 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 /** Which protocol family a path belongs to: it decides auth and the error body shape. */
 enum class Family { KLING, AGGREGATOR, IDEOGRAM, IDEOGRAM_AGG, RESULTS, STATS, UNKNOWN };
-enum class Action { CREATE, QUERY, LIST, DOWNLOAD, STATS, NONE };
+enum class Action { CREATE, QUERY, LIST, DOWNLOAD, STATS, REQUESTS, CLEAR_REQUESTS, NONE };
 
 struct Route {
     Family family = Family::UNKNOWN;
@@ -58,6 +59,11 @@ Route resolve(const std::string& method, const std::string& path) {
     if (method == "GET" && path == "/_emulator/stats") {
         r.family = Family::STATS;
         r.action = Action::STATS;
+        return r;
+    }
+    if (path == "/_emulator/requests" && (method == "GET" || method == "DELETE")) {
+        r.family = Family::STATS;
+        r.action = method == "GET" ? Action::REQUESTS : Action::CLEAR_REQUESTS;
         return r;
     }
     static const std::string kResults = "/_emulator/results/";
@@ -188,7 +194,7 @@ bool dropConnection(const httplib::Request& req) {
 
 class ServerImpl final : public Server {
 public:
-    explicit ServerImpl(const Params& p) : p_(p) {
+    explicit ServerImpl(const Params& p) : p_(p), masker_(knownSecrets(p)) {
         StoreParams sp;
         sp.latency = p.latency;
         sp.latencySd = p.latencySd;
@@ -408,16 +414,59 @@ private:
 
     // ---- the request pipeline ------------------------------------------------------------
 
+    static std::vector<std::string> knownSecrets(const Params& p) {
+        std::vector<std::string> s = p.apiKeys;
+        s.push_back(p.accessKey);
+        s.push_back(p.secretKey);
+        s.push_back(p.webhookSecret);
+        if (p.webhookSecret.rfind("whsec_", 0) == 0) s.push_back(p.webhookSecret.substr(6));
+        return s;
+    }
+
     void handle(const httplib::Request& req, httplib::Response& res) {
         const Route route = resolve(req.method, req.path);
+        const std::string routeKey = route.family == Family::UNKNOWN ? "unknown" : route.key;
         {
             std::lock_guard<std::mutex> lock(statsMu_);
-            ++byRoute_[route.family == Family::UNKNOWN ? "unknown" : route.key];
+            ++byRoute_[routeKey];
         }
-        if (route.action == Action::STATS) {
-            json(res, 200, statsJson());
-            return;
+        switch (route.action) {
+            case Action::STATS:
+                json(res, 200, statsJson());
+                return;
+            case Action::REQUESTS:
+                listRequests(req, res);
+                return;
+            case Action::CLEAR_REQUESTS:
+                json(res, 200, "{\"cleared\":" + std::to_string(requests_.clear()) + "}");
+                return;
+            default:
+                break;
         }
+        const uint64_t seq = requests_.nextSeq();
+        dispatch(req, route, res);
+        requests_.add(captureRequest(req, routeKey, res.status, seq, nowMs(), masker_));
+    }
+
+    /** `GET /_emulator/requests?limit=N`: the last N captured requests (N in [1,1000], 100). */
+    void listRequests(const httplib::Request& req, httplib::Response& res) {
+        long n = 100;
+        if (req.has_param("limit")) {
+            const std::string v = req.get_param_value("limit");
+            char* end = nullptr;
+            n = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < 1 || n > long(kCaptureCapacity)) {
+                envelopeError(res, Family::STATS, 400, 1201,
+                              "limit: must be an integer in [1," +
+                                  std::to_string(kCaptureCapacity) + "], got \"" + v + "\"",
+                              store_->newId());
+                return;
+            }
+        }
+        json(res, 200, requests_.lastJson(static_cast<size_t>(n)));
+    }
+
+    void dispatch(const httplib::Request& req, const Route& route, httplib::Response& res) {
         const std::string rid = store_->newId();
         if (auto f = faults_->draw(FaultPhase::BEFORE, req.method, req.path)) {
             applyBefore(*f, route, rid, res);
@@ -819,6 +868,9 @@ private:
     }
 
     Params p_;
+    static constexpr size_t kCaptureCapacity = 1000;
+    SecretMasker masker_;
+    RequestLog requests_{kCaptureCapacity};
     std::unique_ptr<HttpServer> http_;      // plain HTTP
     std::unique_ptr<httplib::Server> svr_;  // HTTPS
     std::shared_ptr<ConnCounters> conns_ = std::make_shared<ConnCounters>();

@@ -82,7 +82,13 @@ struct Params {
  *   `image_request` + `image_file`.
  * - `GET /_emulator/results/<task>/<index>.png` serves results (410 after resultTtl);
  *   `GET /_emulator/stats` answers statsJson() (requests by route, faults injected, tasks,
- *   callbacks, and `connections`: open, peak_open, waiting, accepted, threads, max).
+ *   callbacks, and `connections`: open, peak_open, accepted, threads, busy, waiting, max).
+ * - `GET /_emulator/requests?limit=N` (N in [1,1000], default 100): the last N requests (the
+ *   last 1,000 are kept), oldest first, each summarized for a test — method, path, route, status,
+ *   query, headers, body length, JSON fields or multipart parts — with secrets masked (headers,
+ *   parameters and fields named like auth/key/secret/token/password/cookie/signature, JWTs, the
+ *   configured keys anywhere) and base64 payloads replaced by {base64_length, sha256}.
+ *   `DELETE /_emulator/requests` clears it. Neither route, nor `/_emulator/stats`, is captured.
  *
  * Dialects: under `/v1` the expand bottom field is `down_expansion_ratio` and `n` must be an
  * integer; under `/kling/v1` `down_expansion_ratio` or `bottom_expansion_ratio` (equal when both
