@@ -18,7 +18,7 @@ using namespace patch;
 //  - solve levels (coarsest .. ks, ks the finest level of at most solveMegapixels): EM iterations
 //    of PatchMatch (propagation + random search) and voting, on 8-bit Lab+alpha, the unknown area
 //    initialised from the backdrop;
-//  - refine levels (ks-1 .. kf, kf = 1): the match field upscaled, one search pass, one vote;
+//  - refine levels (ks-1 .. kf, kf = 1): the match field upscaled, two search passes and votes;
 //  - level 0: one vote straight from the original's own pixels (any depth, any channel count)
 //    through the level-kf field upscaled on the fly, plus a seam colour correction, blended into
 //    the backdrop by the confidence.
@@ -306,7 +306,7 @@ PatchFillResult patchFill(cv::InputArray _src, const Margins& m, const PatchFill
             upscaleField(levels[size_t(k + 1)], L, p.seed, k);
         computeDistances(L);
         if (k >= ks) {
-            const int iters = k == kc ? p.iterations : std::max(2, p.iterations / 2);
+            const int iters = p.iterations;
             const int radius = std::max(L.orig.width, L.orig.height);
             for (int it = 0; it < iters; ++it) {
                 if (it > 0) computeDistances(L);
@@ -317,13 +317,13 @@ PatchFillResult patchFill(cv::InputArray _src, const Margins& m, const PatchFill
         } else {
             // Refine: the upscaled field searched near itself, voted (the vote sharpens the
             // upscaled estimate), searched again against the sharper canvas.
-            searchPass(L, p.seed, k, 0, 4, 0);
-            computeWeights(L);
-            vote(L);
-            computeDistances(L);
-            searchPass(L, p.seed, k, 1, 2, 0);
-            computeWeights(L);
-            if (k > kf) vote(L);
+            constexpr int passes = 2;
+            for (int it = 0; it < passes; ++it) {
+                if (it > 0) computeDistances(L);
+                searchPass(L, p.seed, k, it, it == 0 ? 4 : 2, 0);
+                computeWeights(L);
+                if (it + 1 < passes || k > kf) vote(L);
+            }
         }
         if (k < kc) levels[size_t(k + 1)] = Level();  // free the coarser level
     }

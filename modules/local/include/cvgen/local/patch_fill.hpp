@@ -24,7 +24,7 @@ struct PatchFillParams {
     /** The full PatchMatch + voting solve runs on a pyramid level of at most this many pixels
      * (of the working canvas); finer levels only refine the upscaled match field and vote. */
     double solveMegapixels = 0.15;
-    /** EM iterations (search + vote) at the coarsest level; finer solve levels use half. */
+    /** EM iterations (search + vote) at each solve level. */
     int iterations = 10;
     /** Source patches come from the band of the photo within this fraction of its width
      * (left/right margins) or height (top/bottom margins) of a border that has a margin. */
