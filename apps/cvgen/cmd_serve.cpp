@@ -33,6 +33,7 @@ struct ServeOptions {
     std::string webhookSecret;
     int64_t resultTtlSeconds = 3600;
     int concurrency = 0;
+    bool queue = false;
     bool upscaleAsTask = false;
     double upscaleFactor = 2.0;
     bool nullTaskResult = false;
@@ -84,6 +85,7 @@ int runServe(const ServeOptions& o) {
     p.webhookSecret = o.webhookSecret;
     p.resultTtl = std::chrono::seconds(o.resultTtlSeconds);
     p.concurrencyLimit = o.concurrency;
+    p.queue = o.queue;
     p.upscaleAsTask = o.upscaleAsTask;
     p.upscaleFactor = o.upscaleFactor;
     p.nullTaskResultBeforeSuccess = o.nullTaskResult;
@@ -176,6 +178,9 @@ void setupServe(CLI::App& app) {
                     "Concurrent task slots per account (0 = unlimited; over: 429/1303)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1000000));
+    sub->add_flag("--queue", o->queue,
+                  "Over --concurrency, tasks wait in submitted until a slot frees (first come, "
+                  "first served) instead of 429/1303");
     sub->add_flag("--upscale-as-task", o->upscaleAsTask,
                   "/ideogram/upscale answers a task envelope instead of the synchronous body");
     sub->add_option("--upscale-factor", o->upscaleFactor,

@@ -200,6 +200,7 @@ public:
         sp.latencySd = p.latencySd;
         sp.resultTtl = p.resultTtl;
         sp.concurrencyLimit = p.concurrencyLimit;
+        sp.queue = p.queue;
         sp.webhookSecret = p.webhookSecret;
         sp.seed = p.seed;
         store_ = std::make_unique<TaskStore>(sp);

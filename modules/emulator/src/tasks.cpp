@@ -221,9 +221,16 @@ TaskStore::CreateError TaskStore::create(TaskSpec spec, std::string* taskJson) {
             if (t->spec.account == spec.account && t->spec.externalId == spec.externalId)
                 return CreateError::DUPLICATE;
     }
-    if (p_.concurrencyLimit > 0 &&
-        slotsInUseLocked(spec.account) + spec.slots > p_.concurrencyLimit)
-        return CreateError::CONCURRENCY;
+    bool wait = false;
+    if (p_.concurrencyLimit > 0) {
+        const auto q = queued_.find(spec.account);
+        const bool othersWaiting = q != queued_.end() && !q->second.empty();
+        const bool over = slotsInUseLocked(spec.account) + spec.slots > p_.concurrencyLimit;
+        // A task that can never fit is refused even with the queue: it would wait forever.
+        if (over && (!p_.queue || spec.slots > p_.concurrencyLimit))
+            return CreateError::CONCURRENCY;
+        wait = p_.queue && (over || othersWaiting);  // first come, first served
+    }
     auto t = std::make_unique<Task>();
     t->id = id;
     t->createdMs = t->updatedMs = nowMs();
@@ -233,13 +240,39 @@ TaskStore::CreateError TaskStore::create(TaskSpec spec, std::string* taskJson) {
     ++creates_;
     if (!t->spec.externalId.empty()) ++createsByExternal_[t->spec.externalId];
     *taskJson = taskJsonLocked(*t);
-    const auto now = Clock::now();
-    events_.emplace(now, Event{id, 0});
-    events_.emplace(now + std::chrono::milliseconds(t->times.processingMs), Event{id, 1});
-    events_.emplace(now + std::chrono::milliseconds(t->times.endMs), Event{id, 2});
+    events_.emplace(Clock::now(), Event{id, 0});
+    if (wait) {
+        t->holdsSlots = false;
+        queued_[t->spec.account].push_back(id);
+    } else {
+        scheduleLocked(*t, t->createdMs);
+    }
     tasks_.emplace(id, std::move(t));
     cv_.notify_all();
     return CreateError::NONE;
+}
+
+void TaskStore::scheduleLocked(Task& t, int64_t startMs) {
+    t.holdsSlots = true;
+    t.startedMs = startMs;
+    // Steady-clock events, offset as the wall-clock start is from now (0 unless promoted late).
+    const auto start =
+        Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, startMs - nowMs()));
+    events_.emplace(start + std::chrono::milliseconds(t.times.processingMs), Event{t.id, 1});
+    events_.emplace(start + std::chrono::milliseconds(t.times.endMs), Event{t.id, 2});
+}
+
+void TaskStore::promoteLocked(const std::string& account, int64_t notBeforeMs) {
+    auto q = queued_.find(account);
+    if (q == queued_.end()) return;
+    while (!q->second.empty()) {
+        Task& next = *tasks_.at(q->second.front());
+        if (slotsInUseLocked(account) + next.spec.slots > p_.concurrencyLimit) break;
+        q->second.pop_front();
+        scheduleLocked(next, std::max(nowMs(), notBeforeMs));
+    }
+    if (q->second.empty()) queued_.erase(q);
+    cv_.notify_all();
 }
 
 void TaskStore::countCreate(const std::string& externalId) {
@@ -422,7 +455,7 @@ void TaskStore::clockLoop() {
         } else if (e.step == 1) {
             if (t.state == TaskState::SUBMITTED) {
                 t.state = TaskState::PROCESSING;
-                t.updatedMs = t.createdMs + t.times.processingMs;
+                t.updatedMs = t.startedMs + t.times.processingMs;
                 enqueueCallbackLocked(t);
             }
         } else if (t.spec.fate != TaskFate::STUCK) {
@@ -465,7 +498,7 @@ void TaskStore::finish(const std::string& taskId) {
     std::lock_guard<std::mutex> lock(mu_);
     Task& t = *tasks_.at(taskId);
     // The drawn end, or when rendering (which starts at the end) finished.
-    t.updatedMs = t.createdMs + t.times.endMs;
+    t.updatedMs = t.startedMs + t.times.endMs;
     if (rendered) t.updatedMs = std::max(t.updatedMs, nowMs());
     t.holdsSlots = false;
     if (failure.empty()) {
@@ -485,6 +518,8 @@ void TaskStore::finish(const std::string& taskId) {
         t.statusMsg = failure;
     }
     enqueueCallbackLocked(t);
+    // Its slots are free: the account's queued tasks start, no earlier than this one's end.
+    if (p_.queue) promoteLocked(t.spec.account, t.updatedMs);
 }
 
 void TaskStore::enqueueCallbackLocked(const Task& t) {
@@ -569,6 +604,10 @@ std::string TaskStore::statsMembers() const {
         if (t->holdsSlots) slots += t->spec.slots;
     w.Key("slots_in_use");
     w.Int(slots);
+    size_t queued = 0;
+    for (const auto& [account, ids] : queued_) queued += ids.size();
+    w.Key("queued");
+    w.Uint64(queued);
     w.Key("callbacks");
     w.StartObject();
     w.Key("sent");

@@ -70,6 +70,7 @@ struct StoreParams {
     std::chrono::milliseconds latencySd{0};
     std::chrono::seconds resultTtl{3600};
     int concurrencyLimit = 0;
+    bool queue = false;  ///< over the limit: wait in `submitted` (FIFO per account), not 1303
     std::string webhookSecret;
     uint64_t seed = 1;
 };
@@ -143,6 +144,7 @@ private:
         TaskState state = TaskState::SUBMITTED;
         std::string statusMsg;
         int64_t createdMs = 0;
+        int64_t startedMs = 0;  // when it took its slots (createdMs unless it was queued)
         int64_t updatedMs = 0;
         std::vector<std::string> urls, wmUrls;
         bool holdsSlots = true;
@@ -165,6 +167,8 @@ private:
 
     std::string taskJsonLocked(const Task& t) const;
     int slotsInUseLocked(const std::string& account) const;
+    void scheduleLocked(Task& t, int64_t startMs);
+    void promoteLocked(const std::string& account, int64_t notBeforeMs);
     void sweepExpiredLocked();
     void clockLoop();
     void deliveryLoop();
@@ -181,6 +185,7 @@ private:
     LatencyModel latency_;  // guarded by mu_
     std::map<std::string, std::unique_ptr<Task>> tasks_;
     std::map<std::string, Results> results_;
+    std::map<std::string, std::deque<std::string>> queued_;  // account -> waiting task ids
     std::multimap<std::chrono::steady_clock::time_point, Event> events_;
     uint64_t seq_ = 0;
     int64_t creates_ = 0;

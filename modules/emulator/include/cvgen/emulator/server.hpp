@@ -52,6 +52,11 @@ struct Params {
     /** @brief Concurrent task slots per account (a task holds `n` slots until it ends);
      * 0 = unlimited. Over the limit: HTTP 429, code 1303. */
     int concurrencyLimit = 0;
+    /** @brief With concurrencyLimit: a task over the limit is accepted and waits in `submitted`
+     * until enough of the account's slots free up, first come first served (as some aggregators
+     * queue), instead of HTTP 429 / 1303. Its time (`latency`, `latencySd`) counts from when it
+     * starts. A task needing more slots than the limit is still refused with 429 / 1303. */
+    bool queue = false;
     /** @brief `/ideogram/upscale` answers a Kling-style task envelope (seed 003) instead of
      * the synchronous Ideogram body; the task is then queried at `/ideogram/upscale/{id}`. */
     bool upscaleAsTask = false;
