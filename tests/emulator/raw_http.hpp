@@ -28,6 +28,7 @@ struct RawConn {
     int status = 0;   ///< of the last complete answer
     std::string body, headers;
     bool failed = false;
+    bool head = false;  ///< the request was HEAD: the answer has no body
 
     bool open(int port) {
         fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -54,6 +55,7 @@ struct RawConn {
         out += "\r\n" + reqBody;
         in.clear();
         status = 0;
+        head = method == "HEAD";
     }
     bool waiting() const { return fd >= 0 && !failed && status == 0; }
     /** Sends what it can; returns false on a socket error. */
@@ -92,6 +94,7 @@ struct RawConn {
             if (strncasecmp(headers.c_str() + p, "Content-Length:", 15) == 0)
                 len = std::strtoul(headers.c_str() + p + 15, nullptr, 10);
         }
+        if (head) len = 0;
         if (in.size() < end + 4 + len) return false;
         body = in.substr(end + 4, len);
         status = std::atoi(headers.c_str() + headers.find(' ') + 1);

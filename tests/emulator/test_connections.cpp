@@ -136,3 +136,69 @@ TEST(Emulator_Connections, maxConnectionsIsChecked) {
     p.maxConnections = 100001;
     EXPECT_THROW(emu::Server::create(p), std::invalid_argument);
 }
+
+TEST(Emulator_Connections, pipelinedChunkedExpectContinueAndHeadRequests) {
+    auto s = start(fastParams());
+    std::vector<RawConn> c(1);
+    ASSERT_TRUE(c[0].open(s->port()));
+    // Two requests in one write: two answers, in order, on the same connection.
+    c[0].request("GET", "/v1/images/generations/first", {bearer()});
+    std::string both = c[0].out;
+    c[0].request("GET", "/kling/v1/images/generations?pageSize=2", {bearer()});
+    c[0].out = both + c[0].out;
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 404);
+    EXPECT_NE(c[0].body.find("task not found: first"), std::string::npos) << c[0].body;
+    ASSERT_TRUE(c[0].parse());  // the second answer is already buffered
+    EXPECT_EQ(c[0].status, 200);
+    EXPECT_NE(c[0].body.find("\"data\":[]"), std::string::npos) << c[0].body;
+
+    // A chunked body.
+    const std::string body = R"({"prompt":"chunked","aspect_ratio":"1:1"})";
+    c[0].request("POST", "/v1/images/generations",
+                 {bearer(), "Content-Type: application/json", "Transfer-Encoding: chunked"});
+    c[0].out.resize(c[0].out.find("Content-Length"));  // request() added one: drop it
+    c[0].out += "\r\n";
+    c[0].out += "10\r\n" + body.substr(0, 16) + "\r\n";
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", body.size() - 16);
+    c[0].out += std::string(size) + "\r\n" + body.substr(16) + "\r\n0\r\n\r\n";
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 200) << c[0].body;
+
+    // Expect: 100-continue: the interim answer comes before the body is sent.
+    c[0].request("POST", "/v1/images/generations",
+                 {bearer(), "Content-Type: application/json", "Expect: 100-continue"}, body);
+    const std::string withBody = c[0].out;
+    c[0].out = withBody.substr(0, withBody.size() - body.size());
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 100);
+    c[0].status = 0;
+    c[0].out = body;
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 200) << c[0].body;
+
+    // HEAD: GET's status and Content-Length, no body: the next answer parses cleanly.
+    c[0].request("HEAD", "/v1/images/generations/nope", {bearer()});
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 404);
+    EXPECT_NE(c[0].headers.find("Content-Length: "), std::string::npos);
+    EXPECT_EQ(c[0].body, "");
+    c[0].request("GET", "/v1/images/generations/nope2", {bearer()});
+    ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(c[0].status, 404);
+    EXPECT_NE(c[0].body.find("task not found: nope2"), std::string::npos) << c[0].body;
+    c[0].close();
+
+    // Malformed and oversized requests are answered and the connection closed.
+    std::vector<RawConn> bad(2);
+    ASSERT_TRUE(bad[0].open(s->port()));
+    bad[0].out = "NOT-HTTP\r\n\r\n";
+    ASSERT_TRUE(bad[1].open(s->port()));
+    bad[1].out = "POST /v1/images/generations HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n";
+    ASSERT_EQ(pumpAll(bad, std::chrono::seconds(10)), 0u);
+    EXPECT_EQ(bad[0].status, 400);
+    EXPECT_EQ(bad[1].status, 413);
+    EXPECT_NE(bad[1].headers.find("Connection: close"), std::string::npos);
+    for (auto& b : bad) b.close();
+}

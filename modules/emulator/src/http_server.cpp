@@ -351,7 +351,16 @@ void HttpServer::acceptAll() {
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            return;  // EAGAIN; EMFILE/ENFILE: retried on the next readiness
+            if (errno == EMFILE || errno == ENFILE) {
+                // Out of descriptors: the listen socket stays readable, so stop polling it
+                // (no busy loop); a closing connection or the next sweep resumes.
+                std::lock_guard<std::mutex> lock(mu_);
+                epoll_event ev{};
+                ev.data.u64 = kListenTag;
+                epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &ev);
+                acceptPaused_ = true;
+            }
+            return;  // EAGAIN, or paused
         }
         int one = 1;
         // Without TCP_NODELAY, Nagle plus the client's delayed ACK can add ~40 ms to an answer.
@@ -383,6 +392,16 @@ void HttpServer::sweepIdle(bool all) {
     for (auto& [fd, c] : conns_)
         if (!c->busy && (all || now - c->lastActive >= p_.keepAlive)) idle.push_back(c.get());
     for (Conn* c : idle) closeConnLocked(c);
+    resumeAcceptLocked();  // after running out of descriptors
+}
+
+void HttpServer::resumeAcceptLocked() {
+    if (!acceptPaused_ || stopping_ || conns_.size() >= p_.maxConnections) return;
+    acceptPaused_ = false;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenTag;
+    epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &ev);
 }
 
 void HttpServer::closeConnLocked(Conn* c) {
@@ -390,13 +409,7 @@ void HttpServer::closeConnLocked(Conn* c) {
     ::close(fd);  // also leaves the epoll set
     conns_.erase(fd);
     --counters_->open;
-    if (acceptPaused_ && !stopping_ && conns_.size() < p_.maxConnections) {
-        acceptPaused_ = false;
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.u64 = kListenTag;
-        epoll_ctl(epollFd_, EPOLL_CTL_MOD, listenFd_, &ev);
-    }
+    resumeAcceptLocked();
 }
 
 void HttpServer::closeConn(Conn* c) {

@@ -59,6 +59,7 @@ private:
     bool sendAll(Conn* c, const char* data, size_t size);
     bool writeAnswer(Conn* c, bool withBody, httplib::Response& res, bool keep);
     void closeConnLocked(Conn* c);
+    void resumeAcceptLocked();
     void closeConn(Conn* c);
 
     Params p_;
