@@ -149,7 +149,11 @@ TEST(Emulator_Connections, pipelinedChunkedExpectContinueAndHeadRequests) {
     ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
     EXPECT_EQ(c[0].status, 404);
     EXPECT_NE(c[0].body.find("task not found: first"), std::string::npos) << c[0].body;
-    ASSERT_TRUE(c[0].parse());  // the second answer is already buffered
+    // The second answer: already buffered, or still on its way.
+    c[0].status = 0;
+    if (!c[0].parse()) {
+        ASSERT_EQ(pumpAll(c, std::chrono::seconds(10)), 0u);
+    }
     EXPECT_EQ(c[0].status, 200);
     EXPECT_NE(c[0].body.find("\"data\":[]"), std::string::npos) << c[0].body;
 
