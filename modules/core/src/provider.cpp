@@ -238,27 +238,40 @@ Status validate(const UpscaleRequest& r) {
     return checkPrompt("prompt", r.prompt, false);
 }
 
-// The default asynchronous calls: the synchronous call on the blocking pool. A Provider that
-// blocks (the usual hand-written one) then never holds a CPU worker.
-void Provider::expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) {
-    WorkerPool::blocking().post(
-        [this, req, opt, done = std::move(done)] { done(expand(req, opt)); });
+// The default asynchronous calls: the synchronous call on the blocking pool (a Provider that
+// blocks then never holds a CPU worker). An exception from it (a bug, or an engine limit
+// surfacing as cv::Exception) becomes INTERNAL for that call instead of ending the process.
+namespace {
+template <typename Call>
+void runBlocking(Call call, Completion done) {
+    WorkerPool::blocking().post([call = std::move(call), done = std::move(done)] {
+        Result<TaskOutput> r = internalError("not run");
+        try {
+            r = call();
+        } catch (const std::exception& e) {
+            r = internalError(std::string("unexpected exception: ") + e.what());
+        }
+        done(std::move(r));
+    });
 }
-void Provider::generateAsync(const GenerateRequest& req, const CallOptions& opt, Completion done) {
-    WorkerPool::blocking().post(
-        [this, req, opt, done = std::move(done)] { done(generate(req, opt)); });
+}  // namespace
+
+void Provider::expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) {
+    runBlocking([this, req, opt] { return expand(req, opt); }, std::move(done));
+}
+void Provider::generateAsync(const GenerateRequest& req, const CallOptions& opt,
+                             Completion done) {
+    runBlocking([this, req, opt] { return generate(req, opt); }, std::move(done));
 }
 void Provider::omniAsync(const OmniRequest& req, const CallOptions& opt, Completion done) {
-    WorkerPool::blocking().post([this, req, opt, done = std::move(done)] { done(omni(req, opt)); });
+    runBlocking([this, req, opt] { return omni(req, opt); }, std::move(done));
 }
 void Provider::upscaleAsync(const UpscaleRequest& req, const CallOptions& opt, Completion done) {
-    WorkerPool::blocking().post(
-        [this, req, opt, done = std::move(done)] { done(upscale(req, opt)); });
+    runBlocking([this, req, opt] { return upscale(req, opt); }, std::move(done));
 }
 void Provider::resumeAsync(Operation op, const std::string& id, const CallOptions& opt,
                            Completion done) {
-    WorkerPool::blocking().post(
-        [this, op, id, opt, done = std::move(done)] { done(resume(op, id, opt)); });
+    runBlocking([this, op, id, opt] { return resume(op, id, opt); }, std::move(done));
 }
 
 }  // namespace cvgen

@@ -15,10 +15,13 @@
  *   if (out.code() == cvgen::Code::DEADLINE_EXCEEDED)   // the task still runs remotely:
  *       auto ref = cvgen::remote::taskRefFromStatus(out.status());  // resume it later
  * @endcode
- * Many tasks from one thread: TaskClient::submit() each, then TaskClient::waitAll().
+ * Many tasks without a thread each: TaskClient::runAsync() (or Provider::expandAsync()) with a
+ * completion; one event loop per client waits for all of them (libcurl multi + timers), CPU work
+ * runs on cvgen::WorkerPool::cpu(). Provider callbacks: RemoteParams::callbackListen.
  */
 
 #include "cvgen/remote/auth.hpp"
+#include "cvgen/remote/callback_server.hpp"
 #include "cvgen/remote/client.hpp"
 #include "cvgen/remote/http.hpp"
 #include "cvgen/remote/log.hpp"

@@ -68,12 +68,19 @@ struct ClientParams {
      * for free slots until its deadline. */
     int maxSlots = 0;
     size_t maxDownloadBytes = size_t(64) << 20;  ///< per result image
-    int downloadAttempts = 3;
-    LogCallback log;    ///< redacted lines; empty = silent
-    uint64_t seed = 0;  ///< jitter and generated external ids; 0 = random
+    int downloadAttempts = 5;  ///< tries of one result download (an idempotent GET)
+    LogCallback log;           ///< redacted lines; empty = silent
+    uint64_t seed = 0;         ///< jitter and generated external ids; 0 = random
     /** @brief Test hook: when set, every wait the engine schedules (poll times, back-offs) is
      * reported here and fires at once instead of after that time. */
     std::function<void(std::chrono::milliseconds)> sleep;
+    /** @brief Sent as callback_url with every create whose request has none: the provider POSTs
+     * the task there on each change, and deliverCallback() completes it at once (polling stays
+     * as the slow fallback, so a lost callback costs only time). */
+    std::string callbackUrl;
+    /** @brief "whsec_<base64>": when set, deliverCallback() accepts only bodies whose Standard
+     * Webhooks signature verifies. */
+    std::string webhookSecret;
     /** @brief Largest result image accepted, in pixels, checked before decoding (a hostile
      * server's decompression bomb is DATA_LOSS for that task, nothing more). */
     int64_t maxResultPixels = 100'000'000;
@@ -166,6 +173,15 @@ public:
     virtual void resumeAsync(const std::string& taskIdOrExternalId, Operation op,
                              const CallOptions& opt, Completion done) = 0;
 
+    /** @brief A provider callback (the POSTed body and its headers, names lower-cased): a task in
+     * flight that it reports ended goes to its download at once.
+     * @return OK (also for a task this client does not track), UNAUTHENTICATED for a missing or
+     * bad signature when ClientParams::webhookSecret is set, INVALID_ARGUMENT for a body that is
+     * not a task. Never logs the body or the signature. */
+    virtual Status deliverCallback(
+        const std::string& body,
+        const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+
     /** @brief Slots currently held by in-flight tasks. */
     virtual int slotsInUse() const = 0;
     virtual const Profile& profile() const = 0;
@@ -195,10 +211,19 @@ struct RemoteParams {
     RetryPolicy retry;
     int maxSlots = 0;
     LogCallback log;
+    /** @brief "HOST:PORT": run a callback receiver there (cvgen::remote::CallbackServer), owned
+     * by the provider, feeding deliverCallback(). */
+    std::string callbackListen;
+    /** @brief The URL the provider should POST to (reaching callbackListen); "" with
+     * callbackListen set = http://HOST:PORT/cvgen-callback. */
+    std::string callbackUrl;
+    std::string webhookSecret;  ///< see ClientParams::webhookSecret
 };
 
-/** @brief resolveProfile + base URL override + curl transport + createProvider.
- * @return NOT_FOUND / INVALID_ARGUMENT for a bad profile, UNAUTHENTICATED for missing keys. */
+/** @brief resolveProfile + base URL override + curl transport + createProvider (+ the callback
+ * receiver when RemoteParams::callbackListen is set).
+ * @return NOT_FOUND / INVALID_ARGUMENT for a bad profile, UNAUTHENTICATED for missing keys,
+ * UNAVAILABLE when the callback address cannot be bound. */
 Result<cv::Ptr<Provider>> createProvider(const RemoteParams& params);
 
 }  // namespace remote
