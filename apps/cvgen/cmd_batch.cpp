@@ -51,7 +51,8 @@ struct BatchOptions {
     std::string prompt;
     int n = 1;
     int concurrency = 4;
-    int retries = 2;
+    int retries = 4;
+    std::string callbackListen, callbackUrl;
     bool resume = false, retryFailed = false, dryRun = false, quiet = false;
     std::string report, journal, shard, contactSheet, naming = "{stem}_{W}x{H}.{ext}", format;
     std::vector<std::string> include, exclude;
@@ -139,7 +140,6 @@ int runBatch(const BatchOptions& o) {
     p.prompt = o.prompt;
     p.imagesPerTask = o.n;
     p.concurrency = o.concurrency;
-    p.retries = o.retries;
     p.resume = o.resume;
     p.retryFailed = o.retryFailed;
     p.dryRun = o.dryRun;
@@ -191,6 +191,10 @@ int runBatch(const BatchOptions& o) {
 #ifdef CVGEN_BATCH_PROVIDER_FACTORY
     {
         cvgen::cli::ProviderOptions po = o.provider;
+        po.retries = o.retries;
+        po.maxSlots = o.concurrency;
+        po.callbackListen = o.callbackListen;
+        po.callbackUrl = o.callbackUrl;
         auto mode = cvgen::local::parseExpandMode(o.mode);
         if (!mode) return usage("--mode must be blur, soft or edge");
         po.local.mode = *mode;
@@ -336,8 +340,18 @@ void setupBatch(CLI::App& app) {
 #endif
     sub->add_option("--concurrency", o->concurrency, "Slots in flight (a task of n images holds n)")
         ->capture_default_str();
-    sub->add_option("--retries", o->retries, "Extra attempts per item for retryable errors")
+    sub->add_option(
+           "--retries", o->retries,
+           "Extra attempts of one create, query or download at a remote provider (its engine "
+           "owns retries; a create that may have been processed is never re-sent)")
         ->capture_default_str();
+    sub->add_option("--callback-listen", o->callbackListen,
+                    "HOST:PORT: receive provider callbacks there; a task whose callback arrives "
+                    "completes at once, polling stays as the fallback (signatures checked with "
+                    "CVGEN_WEBHOOK_SECRET when set)");
+    sub->add_option("--callback-url", o->callbackUrl,
+                    "URL the provider posts callbacks to (default http://HOST:PORT/cvgen-callback "
+                    "of --callback-listen)");
     sub->add_flag("--resume", o->resume, "Continue the run recorded in the journal");
     sub->add_flag("--retry-failed", o->retryFailed, "With --resume: also retry failed items");
     sub->add_flag("--dry-run", o->dryRun,

@@ -43,6 +43,11 @@ Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts) {
         rp.baseUrl = opts.baseUrl;
         rp.caFile = opts.caFile;
         if (opts.timeoutSeconds > 0) rp.deadline = opts.timeout();
+        if (opts.retries >= 0) rp.retry.maxAttempts = opts.retries + 1;
+        rp.maxSlots = opts.maxSlots;
+        rp.callbackListen = opts.callbackListen;
+        rp.callbackUrl = opts.callbackUrl;
+        rp.webhookSecret = env("CVGEN_WEBHOOK_SECRET");
         rp.apiKey = env(opts.name == "ideogram" ? "IDEOGRAM_API_KEY" : "CVGEN_API_KEY");
         if (rp.apiKey.empty()) rp.apiKey = env("CVGEN_API_KEY");
         rp.accessKey = env("KLING_ACCESS_KEY");

@@ -23,6 +23,14 @@ struct ProviderOptions {
     std::string caFile;          ///< --ca-file: PEM bundle for TLS verification
     double timeoutSeconds = 0;   ///< --timeout: overall deadline per operation (0 = default)
     local::LocalProvider::Params local;  ///< offline engine options (set by the subcommands)
+    /** @brief Extra attempts of one create, query or download at a remote provider (its engine's
+     * RetryPolicy); -1 = the client's default. */
+    int retries = -1;
+    int maxSlots = 0;  ///< remote task slots in flight (a task of n images holds n); 0 = unbounded
+    /** @brief "HOST:PORT" of a callback receiver (remote providers); the secret that signs the
+     * callbacks comes from CVGEN_WEBHOOK_SECRET. */
+    std::string callbackListen;
+    std::string callbackUrl;  ///< the URL the provider POSTs to ("" = http://HOST:PORT/...)
 
     /** @brief --timeout as a duration. */
     std::chrono::milliseconds timeout() const {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <iomanip>
 #include <mutex>
@@ -14,14 +15,13 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "compose_util.hpp"
 #include "cvgen/core/codec.hpp"
+#include "cvgen/core/worker_pool.hpp"
 #include "cvgen/stages/contact_sheet.hpp"
 #include "cvgen/stages/journal.hpp"
 #include "cvgen/stages/ops.hpp"
-#include "cvgen/stages/pipeline.hpp"
 #include "json_util.hpp"
 
 namespace cvgen::stages {
@@ -100,97 +100,7 @@ std::string outputRelPath(const std::string& inputRelPath, const std::string& na
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Retry classification and the shared back-off.
-
-bool isRateLimit(const Status& st) {
-    if (st.code() != Code::RESOURCE_EXHAUSTED) return false;
-    return st.retryable() || st.retryAfter().has_value() || st.providerCode() == 1302 ||
-           st.providerCode() == 1303 || st.httpStatus() == 429;
-}
-
-bool isRetryable(const Status& st) {
-    if (st.code() == Code::CANCELLED) return false;
-    return isRateLimit(st) || st.code() == Code::UNAVAILABLE ||
-           st.code() == Code::DEADLINE_EXCEEDED || st.retryable();
-}
-
-/** One clock all workers consult before calling the provider: a rate-limit answer closes it for
- * the wait the provider asked for (or an exponential default), for everyone. */
-class BackoffGate {
-public:
-    void closeFor(std::chrono::milliseconds d) {
-        std::lock_guard<std::mutex> lock(mu_);
-        const auto until = Clock::now() + d;
-        if (until > openAt_) openAt_ = until;
-    }
-    /** Waits until the gate is open; false when cancelled meanwhile. */
-    bool waitOpen(const std::shared_ptr<std::atomic<bool>>& cancel) const {
-        for (;;) {
-            if (cancel && cancel->load()) return false;
-            Clock::time_point openAt;
-            {
-                std::lock_guard<std::mutex> lock(mu_);
-                openAt = openAt_;
-            }
-            const auto now = Clock::now();
-            if (now >= openAt) return true;
-            std::this_thread::sleep_for(
-                std::min<Clock::duration>(openAt - now, std::chrono::milliseconds(50)));
-        }
-    }
-
-private:
-    mutable std::mutex mu_;
-    Clock::time_point openAt_{};
-};
-
-std::chrono::milliseconds backoffDelay(const Status& st, int attempt,
-                                       std::chrono::milliseconds base,
-                                       std::chrono::milliseconds cap) {
-    if (st.retryAfter()) return *st.retryAfter();  // the provider's word wins, even over cap
-    auto d = base;
-    for (int i = 1; i < attempt && d < cap; ++i) d *= 2;
-    return std::min(d, cap);
-}
-
-/** Weighted semaphore: a task asking for n images holds n slots. */
-class SlotPool {
-public:
-    explicit SlotPool(int capacity) : free_(capacity) {}
-    void acquire(int n) {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return free_ >= n; });
-        free_ -= n;
-    }
-    void release(int n) {
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            free_ += n;
-        }
-        cv_.notify_all();
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    int free_;
-};
-
-/** Holds n slots for a scope. */
-class SlotGuard {
-public:
-    SlotGuard(SlotPool& pool, int n) : pool_(pool), n_(n) { pool_.acquire(n_); }
-    ~SlotGuard() { pool_.release(n_); }
-    SlotGuard(const SlotGuard&) = delete;
-    SlotGuard& operator=(const SlotGuard&) = delete;
-
-private:
-    SlotPool& pool_;
-    int n_;
-};
-
-/** What the provider said during one item (filled by GatedProvider). */
+/** What the provider said during one item (filled by ObservedProvider). */
 struct ItemContext {
     std::mutex mu;
     bool providerError = false;  ///< the provider answered with an error (not a local failure)
@@ -199,52 +109,63 @@ struct ItemContext {
     int calls = 0;
 };
 
-/** Decorates the batch's provider for one item: waits at the shared gate before each call,
- * closes it on rate limits, merges the batch's deadline and cancel flag, and records what the
- * provider answered so early stop can tell provider errors from local ones. */
-class GatedProvider final : public Provider {
+/** Decorates the batch's provider for one item: merges the batch's deadline and cancel flag into
+ * every call, records what the provider answered (so early stop can tell provider errors from
+ * local ones) and reports each finished task for the journal. It decides nothing: retries are
+ * the provider's (the remote engine's), never the batch's. */
+class ObservedProvider final : public Provider {
 public:
-    /** `onTask(externalTaskId, taskId)` is called after every task the provider finished. */
-    GatedProvider(std::shared_ptr<Provider> inner, BackoffGate& gate,
-                  std::shared_ptr<ItemContext> ctx, const BatchRunner::Params& p, int attempt,
-                  std::function<void(const std::string&, const std::string&)> onTask)
-        : inner_(std::move(inner)),
-          gate_(gate),
-          ctx_(std::move(ctx)),
-          p_(p),
-          attempt_(attempt),
-          onTask_(std::move(onTask)) {}
+    using OnTask = std::function<void(const std::string& key, const std::string& taskId)>;
+    ObservedProvider(std::shared_ptr<Provider> inner, std::shared_ptr<ItemContext> ctx,
+                     const BatchRunner::Params& p, OnTask onTask)
+        : inner_(std::move(inner)), ctx_(std::move(ctx)), p_(p), onTask_(std::move(onTask)) {}
 
     std::string name() const override { return inner_->name(); }
     ExpandLimits expandLimits() const override { return inner_->expandLimits(); }
     Result<TaskOutput> expand(const ExpandRequest& r, const CallOptions& o) override {
-        return call(o, false, r.task.externalTaskId,
-                    [&](const CallOptions& c) { return inner_->expand(r, c); });
+        return record(inner_->expand(r, merged(o)), false, r.task.externalTaskId);
     }
     Result<TaskOutput> generate(const GenerateRequest& r, const CallOptions& o) override {
-        return call(o, false, r.task.externalTaskId,
-                    [&](const CallOptions& c) { return inner_->generate(r, c); });
+        return record(inner_->generate(r, merged(o)), false, r.task.externalTaskId);
     }
     Result<TaskOutput> omni(const OmniRequest& r, const CallOptions& o) override {
-        return call(o, false, r.task.externalTaskId,
-                    [&](const CallOptions& c) { return inner_->omni(r, c); });
+        return record(inner_->omni(r, merged(o)), false, r.task.externalTaskId);
     }
     Result<TaskOutput> upscale(const UpscaleRequest& r, const CallOptions& o) override {
-        return call(o, false, r.externalTaskId,
-                    [&](const CallOptions& c) { return inner_->upscale(r, c); });
+        return record(inner_->upscale(r, merged(o)), false, r.externalTaskId);
     }
     Result<TaskOutput> resume(Operation op, const std::string& id, const CallOptions& o) override {
-        return call(o, true, id, [&](const CallOptions& c) { return inner_->resume(op, id, c); });
+        return record(inner_->resume(op, id, merged(o)), true, id);
+    }
+    void expandAsync(const ExpandRequest& r, const CallOptions& o, Completion d) override {
+        inner_->expandAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+    }
+    void generateAsync(const GenerateRequest& r, const CallOptions& o, Completion d) override {
+        inner_->generateAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+    }
+    void omniAsync(const OmniRequest& r, const CallOptions& o, Completion d) override {
+        inner_->omniAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+    }
+    void upscaleAsync(const UpscaleRequest& r, const CallOptions& o, Completion d) override {
+        inner_->upscaleAsync(r, merged(o), recorder(std::move(d), false, r.externalTaskId));
+    }
+    void resumeAsync(Operation op, const std::string& id, const CallOptions& o,
+                     Completion d) override {
+        inner_->resumeAsync(op, id, merged(o), recorder(std::move(d), true, id));
     }
 
 private:
-    template <typename Fn>
-    Result<TaskOutput> call(const CallOptions& o, bool isResume, const std::string& key, Fn&& fn) {
-        if (!gate_.waitOpen(p_.cancel)) return cancelled("batch cancelled");
+    CallOptions merged(const CallOptions& o) const {
         CallOptions c = o;
         if (c.deadline.count() == 0) c.deadline = p_.callDeadline;
         if (!c.cancel) c.cancel = p_.cancel;
-        Result<TaskOutput> r = fn(c);
+        return c;
+    }
+    Completion recorder(Completion d, bool isResume, std::string key) {
+        return [this, keep = ctx_, d = std::move(d), isResume, key = std::move(key)](
+                   Result<TaskOutput> r) { d(record(std::move(r), isResume, key)); };
+    }
+    Result<TaskOutput> record(Result<TaskOutput> r, bool isResume, const std::string& key) {
         std::lock_guard<std::mutex> lock(ctx_->mu);
         ++ctx_->calls;
         if (r.ok()) {
@@ -260,17 +181,13 @@ private:
             ctx_->providerError = true;
             ctx_->lastProviderError = st;
         }
-        if (isRateLimit(st))
-            gate_.closeFor(backoffDelay(st, attempt_, p_.backoffBase, p_.backoffMax));
         return r;
     }
 
     std::shared_ptr<Provider> inner_;
-    BackoffGate& gate_;
     std::shared_ptr<ItemContext> ctx_;
     const BatchRunner::Params& p_;
-    int attempt_;
-    std::function<void(const std::string&, const std::string&)> onTask_;
+    OnTask onTask_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -431,11 +348,33 @@ private:
         ItemReport report;
         bool fromProvider = false;
     };
+    /** One item in flight: read → stage (provider calls) → write, each step posted on. */
+    struct ItemRun {
+        const Work* w = nullptr;
+        Outcome o;
+        Clock::time_point t0, stageStart;
+        std::shared_ptr<ItemContext> ctx;
+    };
+    using ItemRunPtr = std::shared_ptr<ItemRun>;
 
     std::string opParams() const;
     std::string outputExt(const std::string& relPath) const;
-    cv::Ptr<Pipeline> pipelineFor(std::shared_ptr<Provider> provider) const;
-    Outcome processItem(const Work& w);
+    void startStage(const ItemRunPtr& run, Frame frame, std::shared_ptr<Provider> observed);
+    /** CPU pool: read and decode, journal the intent, hand the frame to the stage. */
+    void readItem(const ItemRunPtr& run);
+    /** CPU pool: the stage's result to a file, the journal and the report. */
+    void writeItem(const ItemRunPtr& run, Result<Frame> result);
+    /** Records the item's outcome, frees its slots and starts what may start. */
+    void itemDone(const ItemRunPtr& run);
+    Status failItem(const ItemRunPtr& run, const Status& st, bool record);
+    /** Starts items while slots are free; marks the rest not run once the batch stops.
+     * `finishing`: called by an item that is ending (and still counted in flight). */
+    void pump(bool finishing = false);
+    /** Calls onItem/onProgress for queued events, one caller at a time, with no lock held. */
+    void drainCallbacks();
+    /** The report line, summary, contact sheet and early-stop bookkeeping of one outcome;
+     * mu_ held. */
+    void record(Outcome& o);
     /** Runs `fn`; an exception (a library bug or an engine limit surfacing as cv::Exception)
      * fails this item as INTERNAL instead of terminating the whole batch from a worker. */
     template <typename Fn>
@@ -463,12 +402,16 @@ private:
     cv::Ptr<Journal> journal_;
     std::set<fs::path> inputPaths_;  ///< canonical paths of every input (never overwritten)
     fs::path outDir_;
-    BackoffGate gate_;
-    std::unique_ptr<SlotPool> slots_;
     int slotsPerTask_ = 1;
+    std::vector<Work> work_;
 
     // Guarded by mu_.
     std::mutex mu_;
+    std::condition_variable idle_;  ///< an item finished
+    size_t next_ = 0;               ///< next work_ index to start
+    size_t inFlight_ = 0;
+    std::deque<std::pair<ItemReport, BatchProgress>> events_;  ///< for the user callbacks
+    bool draining_ = false;
     FILE* report_ = nullptr;
     BatchSummary summary_;
     BatchProgress progress_;
@@ -502,32 +445,6 @@ std::string BatchRunnerImpl::outputExt(const std::string& relPath) const {
     if (!ext.empty() && ext[0] == '.') ext.erase(0, 1);
     if (ext.empty() || ext == "gif") return "png";
     return ext;
-}
-
-cv::Ptr<Pipeline> BatchRunnerImpl::pipelineFor(std::shared_ptr<Provider> provider) const {
-    cv::Ptr<Pipeline> pl = Pipeline::create();
-    CallOptions call;
-    call.deadline = p_.callDeadline;
-    call.cancel = p_.cancel;
-    if (p_.op == BatchOp::EXPAND) {
-        ExpandToTarget::Params ep;
-        ep.target = p_.target;
-        ep.placement = p_.placement;
-        ep.planner = p_.planner;
-        ep.preflight = p_.preflight && provider->name() != "local";
-        ep.provider = std::move(provider);
-        ep.prompt = p_.prompt;
-        ep.call = call;
-        pl->add(ExpandToTarget::create(ep));
-    } else {
-        UpscaleStage::Params up;
-        up.scale = p_.scale;
-        up.prompt = p_.prompt;
-        up.provider = std::move(provider);
-        up.call = call;
-        pl->add(UpscaleStage::create(up));
-    }
-    return pl;
 }
 
 ItemReport BatchRunnerImpl::planItem(const InputItem& in) {
@@ -569,105 +486,143 @@ ItemReport BatchRunnerImpl::planItem(const InputItem& in) {
     return r;
 }
 
-BatchRunnerImpl::Outcome BatchRunnerImpl::processItem(const Work& w) {
-    Outcome o;
-    ItemReport& r = o.report;
-    r.input = w.item.path;
-    r.relPath = w.item.relPath;
-    r.provider = provider_->name();
-    r.externalTaskId =
-        "cvgen-" + hex64(stableHash(runId_ + "\n" + w.item.relPath + "\n" + opParams()));
-    const auto t0 = Clock::now();
-    auto ms = [](Clock::time_point a) {
-        return std::chrono::duration<double, std::milli>(Clock::now() - a).count();
-    };
-    auto fail = [&](const Status& st, bool record) {
-        r.status = ItemStatus::FAILED;
-        r.code = st.code();
-        r.providerCode = st.providerCode();
-        r.message = st.message();
-        if (record && journal_) {
-            Status js = journal_->failed(w.item.relPath, st, r.taskIds);
-            if (!js.ok()) r.warnings.push_back("journal: " + js.toString());
-        }
-        r.timings["total"] = ms(t0);
-        return o;
-    };
+double msSince(Clock::time_point a) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - a).count();
+}
 
+Status BatchRunnerImpl::failItem(const ItemRunPtr& run, const Status& st, bool record) {
+    ItemReport& r = run->o.report;
+    r.status = ItemStatus::FAILED;
+    r.code = st.code();
+    r.providerCode = st.providerCode();
+    r.message = st.message();
+    if (st.code() == Code::OUTCOME_UNKNOWN)
+        r.warnings.push_back(
+            "the provider may have processed this request (external task id " +
+            (st.externalTaskId().empty() ? r.externalTaskId : st.externalTaskId()) +
+            "); it was not re-sent: check the provider's account before "
+            "retrying this item");
+    if (record && journal_) {
+        Status js = journal_->failed(run->w->item.relPath, st, r.taskIds);
+        if (!js.ok()) r.warnings.push_back("journal: " + js.toString());
+    }
+    r.timings["total"] = msSince(run->t0);
+    return st;
+}
+
+void BatchRunnerImpl::readItem(const ItemRunPtr& run) {
+    const Work& w = *run->w;
+    ItemReport& r = run->o.report;
     // Read and decode (EXIF orientation applied: what a viewer shows is what gets expanded).
     Result<std::vector<uint8_t>> bytes = readFileBytes(w.item.path);
-    if (!bytes.ok()) return fail(bytes.status(), true);
-    Result<cv::Mat> decoded = decodeImage(*bytes);
-    if (!decoded.ok()) return fail(decoded.status().withContext("decode"), true);
-    const cv::Mat image = std::move(decoded).value();
-    r.inputSize = image.size();
-    r.timings["read"] = ms(t0);
-
-    Result<Frame> result = invalidArgument("not run");
-    std::shared_ptr<ItemContext> ctx;
-    for (int attempt = 1;; ++attempt) {
-        if (p_.cancel && p_.cancel->load()) {
-            r.status = ItemStatus::NOT_RUN;
-            r.code = Code::CANCELLED;
-            r.message = "batch cancelled before this item finished; rerun with --resume";
-            return o;
-        }
-        r.attempts = attempt;
-        if (journal_) {
-            Status js = journal_->intent(w.item.relPath, r.externalTaskId, attempt);
-            if (!js.ok()) return fail(js.withContext("journal"), false);
-        }
-        ctx = std::make_shared<ItemContext>();
-        // Each finished task goes to the journal at once (flushed), with its ids.
-        auto onTask = [this, &w, &r](const std::string& key, const std::string& taskId) {
-            if (!journal_) return;
-            Status js = journal_->task(w.item.relPath, key, taskId);
-            if (!js.ok()) r.warnings.push_back("journal: " + js.toString());
-        };
-        auto gated = std::make_shared<GatedProvider>(provider_, gate_, ctx, p_, attempt, onTask);
-        Frame frame(image, w.item.path);
-        frame.meta.externalTaskId = r.externalTaskId;
-        // An intent without an outcome, or an earlier attempt, may have created tasks: collect
-        // them instead of creating them again.
-        frame.meta.resumeTasks = attempt > 1 || w.prev.state != ItemState::NONE;
-        {
-            SlotGuard held(*slots_, slotsPerTask_);  // released even when a stage throws
-            result = pipelineFor(gated)->run(std::move(frame));
-        }
-        {
-            std::lock_guard<std::mutex> lock(ctx->mu);
-            r.taskIds.insert(r.taskIds.end(), ctx->taskIds.begin(), ctx->taskIds.end());
-            r.tasks += int(ctx->taskIds.size());
-        }
-        if (result.ok()) break;
-        const Status st = result.status();
-        if (st.code() == Code::CANCELLED) {
-            // No outcome line: a resume will collect whatever the provider still runs.
-            r.status = ItemStatus::NOT_RUN;
-            r.code = Code::CANCELLED;
-            r.message = st.message();
-            r.timings["total"] = ms(t0);
-            return o;
-        }
-        if (!isRetryable(st) || attempt > p_.retries || stop_.load()) break;
-        if (!isRateLimit(st)) {  // rate limits already closed the shared gate
-            const auto d = backoffDelay(st, attempt, p_.backoffBase, p_.backoffMax);
-            const auto until = Clock::now() + d;
-            while (Clock::now() < until && !(p_.cancel && p_.cancel->load()))
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        r.warnings.push_back("attempt " + std::to_string(attempt) + ": " + st.toString());
+    if (!bytes.ok()) {
+        (void)failItem(run, bytes.status(), true);
+        return itemDone(run);
     }
+    auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(bytes).value());
+    Result<cv::Mat> decoded = decodeImage(*shared);
+    if (!decoded.ok()) {
+        (void)failItem(run, decoded.status().withContext("decode"), true);
+        return itemDone(run);
+    }
+    r.inputSize = decoded->size();
+    r.timings["read"] = msSince(run->t0);
+    if (p_.cancel && p_.cancel->load()) {
+        r.status = ItemStatus::NOT_RUN;
+        r.code = Code::CANCELLED;
+        r.message = "batch cancelled before this item started; rerun with --resume";
+        return itemDone(run);
+    }
+    r.attempts = 1;
+    if (journal_) {
+        Status js = journal_->intent(w.item.relPath, r.externalTaskId, 1);
+        if (!js.ok()) {
+            (void)failItem(run, js.withContext("journal"), false);
+            return itemDone(run);
+        }
+    }
+    run->ctx = std::make_shared<ItemContext>();
+    // Each finished task goes to the journal at once (flushed), with its ids.
+    auto onTask = [this, run](const std::string& key, const std::string& taskId) {
+        if (!journal_) return;
+        Status js = journal_->task(run->w->item.relPath, key, taskId);
+        if (!js.ok()) run->o.report.warnings.push_back("journal: " + js.toString());
+    };
+    auto observed = std::make_shared<ObservedProvider>(provider_, run->ctx, p_, onTask);
+    Frame frame(std::move(decoded).value(), w.item.path);
+    frame.meta.externalTaskId = r.externalTaskId;
+    frame.meta.sourceBytes = std::move(shared);
+    // An intent without an outcome may have created tasks: collect them instead of creating
+    // them again.
+    frame.meta.resumeTasks = w.prev.state != ItemState::NONE;
+    startStage(run, std::move(frame), std::move(observed));
+}
+
+void BatchRunnerImpl::startStage(const ItemRunPtr& run, Frame frame,
+                                 std::shared_ptr<Provider> observed) {
+    CallOptions call;
+    call.deadline = p_.callDeadline;
+    call.cancel = p_.cancel;
+    run->stageStart = Clock::now();
+    auto onResult = [this, run](Result<Frame> res) {
+        WorkerPool::cpu().post([this, run, res = std::move(res)]() mutable {
+            try {
+                writeItem(run, std::move(res));
+            } catch (const std::exception& e) {
+                (void)failItem(run, internalError(std::string("unexpected exception: ") + e.what()),
+                               true);
+                itemDone(run);
+            }
+        });
+    };
+    if (p_.op == BatchOp::EXPAND) {
+        ExpandToTarget::Params ep;
+        ep.target = p_.target;
+        ep.placement = p_.placement;
+        ep.planner = p_.planner;
+        ep.preflight = p_.preflight && provider_->name() != "local";
+        ep.provider = std::move(observed);
+        ep.prompt = p_.prompt;
+        ep.call = call;
+        ExpandToTarget::create(ep)->processAsync(std::move(frame), std::move(onResult));
+    } else {
+        UpscaleStage::Params up;
+        up.scale = p_.scale;
+        up.prompt = p_.prompt;
+        up.provider = std::move(observed);
+        up.call = call;
+        UpscaleStage::create(up)->processAsync(std::move(frame), std::move(onResult));
+    }
+}
+
+void BatchRunnerImpl::writeItem(const ItemRunPtr& run, Result<Frame> result) {
+    const Work& w = *run->w;
+    Outcome& o = run->o;
+    ItemReport& r = o.report;
+    r.timings[p_.op == BatchOp::EXPAND ? "expand-to-target" : "upscale"] = msSince(run->stageStart);
     {
-        std::lock_guard<std::mutex> lock(ctx->mu);
-        o.fromProvider =
-            !result.ok() && ctx->providerError && ctx->lastProviderError.code() == result.code();
+        std::lock_guard<std::mutex> lock(run->ctx->mu);
+        r.taskIds.insert(r.taskIds.end(), run->ctx->taskIds.begin(), run->ctx->taskIds.end());
+        r.tasks += int(run->ctx->taskIds.size());
+        o.fromProvider = !result.ok() && run->ctx->providerError &&
+                         run->ctx->lastProviderError.code() == result.code();
     }
-    if (!result.ok()) return fail(result.status(), true);
-
+    if (!result.ok() && result.code() == Code::CANCELLED) {
+        // No outcome line: a resume will collect whatever the provider still runs.
+        r.status = ItemStatus::NOT_RUN;
+        r.code = Code::CANCELLED;
+        r.message = result.status().message() + "; rerun with --resume";
+        r.timings["total"] = msSince(run->t0);
+        return itemDone(run);
+    }
+    if (!result.ok()) {
+        (void)failItem(run, result.status(), true);
+        return itemDone(run);
+    }
     Frame frame = std::move(result).value();
-    for (const auto& kv : frame.meta.timings) r.timings[kv.first] = kv.second;
     for (const auto& wmsg : frame.meta.warnings) r.warnings.push_back(wmsg);
+    for (const auto& t : frame.meta.transforms)
+        if (t.rfind("wire: ", 0) == 0) r.warnings.push_back(t);
     if (!frame.meta.provider.empty()) r.provider = frame.meta.provider;
     r.outputSize = frame.image.size();
     r.resultImages = r.tasks * p_.imagesPerTask;
@@ -676,33 +631,132 @@ BatchRunnerImpl::Outcome BatchRunnerImpl::processItem(const Work& w) {
     const std::string ext = outputExt(w.item.relPath);
     const fs::path outPath =
         outDir_ / outputRelPath(w.item.relPath, p_.naming, ext, r.outputSize, toString(p_.op));
-    if (inputPaths_.count(canonicalish(outPath)))
-        return fail(invalidArgument("output " + outPath.string() +
-                                    " is an input file; refusing to overwrite it"),
-                    true);
+    if (inputPaths_.count(canonicalish(outPath))) {
+        (void)failItem(run,
+                       invalidArgument("output " + outPath.string() +
+                                       " is an input file; refusing to overwrite it"),
+                       true);
+        return itemDone(run);
+    }
     std::error_code ec;
     fs::create_directories(outPath.parent_path(), ec);
-    if (ec)
-        return fail(
+    if (ec) {
+        (void)failItem(
+            run,
             unavailable("cannot create " + outPath.parent_path().string() + ": " + ec.message()),
             true);
+        return itemDone(run);
+    }
     const ImageFormat fmt = formatFromExtension(outPath.string());
     cv::Mat toWrite = prepareForFormat(frame.image, fmt, r.warnings);
     Status ws = writeImageAtomic(outPath.string(), toWrite, p_.jpegQuality);
-    if (!ws.ok()) return fail(ws.withContext("write"), true);
+    if (!ws.ok()) {
+        (void)failItem(run, ws.withContext("write"), true);
+        return itemDone(run);
+    }
     r.output = outPath.string();
-    r.timings["write"] = ms(tw);
+    r.timings["write"] = msSince(tw);
     if (journal_) {
         Status js = journal_->done(w.item.relPath, r.output, r.taskIds);
         if (!js.ok()) r.warnings.push_back("journal: " + js.toString());
     }
     r.status = ItemStatus::OK;
-    r.timings["total"] = ms(t0);
-    return o;
+    r.timings["total"] = msSince(run->t0);
+    itemDone(run);
+}
+
+void BatchRunnerImpl::itemDone(const ItemRunPtr& run) {
+    finish(std::move(run->o));
+    pump(true);
+    // The last touch of this runner by a worker: run() may return (and the runner go) as soon as
+    // the count reaches 0, so the notify happens under the lock and nothing follows it.
+    std::lock_guard<std::mutex> lock(mu_);
+    --inFlight_;
+    --progress_.inFlight;
+    idle_.notify_all();
+}
+
+void BatchRunnerImpl::pump(bool finishing) {
+    std::vector<size_t> toStart;
+    std::vector<size_t> notRun;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        const bool stopping = stop_.load() || (p_.cancel && p_.cancel->load());
+        while (next_ < work_.size()) {
+            if (stopping) {
+                notRun.push_back(next_++);
+                continue;
+            }
+            // Slots: an item's tasks hold slotsPerTask_ each (one task at a time per item). An
+            // item finishing (`finishing`) still counts until itemDone's last step.
+            const size_t busy = inFlight_ - (finishing ? 1 : 0);
+            if ((busy + 1) * size_t(slotsPerTask_) > size_t(p_.concurrency) && busy > 0) break;
+            ++inFlight_;
+            ++progress_.inFlight;
+            toStart.push_back(next_++);
+        }
+    }
+    for (size_t i : notRun) {
+        Outcome o;
+        o.report.input = work_[i].item.path;
+        o.report.relPath = work_[i].item.relPath;
+        o.report.status = ItemStatus::NOT_RUN;
+        o.report.provider = provider_->name();
+        o.report.message = stop_.load() ? "not started: the batch stopped early"
+                                        : "not started: the batch was cancelled";
+        finish(std::move(o));
+    }
+    if (!notRun.empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        idle_.notify_all();
+    }
+    for (size_t i : toStart) {
+        auto run = std::make_shared<ItemRun>();
+        run->w = &work_[i];
+        run->t0 = Clock::now();
+        ItemReport& r = run->o.report;
+        r.input = run->w->item.path;
+        r.relPath = run->w->item.relPath;
+        r.provider = provider_->name();
+        r.externalTaskId =
+            "cvgen-" + hex64(stableHash(runId_ + "\n" + r.relPath + "\n" + opParams()));
+        WorkerPool::cpu().post([this, run] {
+            try {
+                readItem(run);
+            } catch (const std::exception& e) {
+                (void)failItem(run, internalError(std::string("unexpected exception: ") + e.what()),
+                               true);
+                itemDone(run);
+            }
+        });
+    }
+}
+
+void BatchRunnerImpl::drainCallbacks() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (draining_) return;  // the thread draining now will call ours too
+    draining_ = true;
+    while (!events_.empty()) {
+        auto ev = std::move(events_.front());
+        events_.pop_front();
+        lock.unlock();
+        if (p_.onItem) p_.onItem(ev.first);
+        if (p_.onProgress && ev.second.total > 0) p_.onProgress(ev.second);
+        lock.lock();
+    }
+    draining_ = false;
+    idle_.notify_all();
 }
 
 void BatchRunnerImpl::finish(Outcome&& o) {
-    std::lock_guard<std::mutex> lock(mu_);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        record(o);
+    }
+    drainCallbacks();
+}
+
+void BatchRunnerImpl::record(Outcome& o) {
     ItemReport& r = o.report;
     switch (r.status) {
         case ItemStatus::OK:
@@ -783,8 +837,7 @@ void BatchRunnerImpl::finish(Outcome&& o) {
             }
         }
     }
-    if (p_.onItem) p_.onItem(r);
-    if (p_.onProgress) p_.onProgress(progress_);
+    events_.emplace_back(r, progress_);
 }
 
 Result<BatchSummary> BatchRunnerImpl::run() {
@@ -926,8 +979,10 @@ Result<BatchSummary> BatchRunnerImpl::run() {
                     std::fputs((reportLine(o.report) + "\n").c_str(), report_);
                     std::fflush(report_);
                 }
+                BatchProgress none;  // total 0: onItem only
+                events_.emplace_back(o.report, none);
             }
-            if (p_.onItem) p_.onItem(o.report);
+            drainCallbacks();
             continue;
         }
         if (w.prev.state == ItemState::FAILED) w.prev.state = ItemState::NONE;  // fresh retry
@@ -937,40 +992,21 @@ Result<BatchSummary> BatchRunnerImpl::run() {
     earlyK_ = p_.earlyStopAfter > 0 ? std::min(size_t(p_.earlyStopAfter), toProcess_) : 0;
 
     slotsPerTask_ = std::min(p_.imagesPerTask, p_.concurrency);
-    slots_ = std::make_unique<SlotPool>(p_.concurrency);
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-        for (;;) {
-            const size_t i = next.fetch_add(1);
-            if (i >= work.size()) return;
-            if (stop_.load() || (p_.cancel && p_.cancel->load())) {
-                Outcome o;
-                o.report.input = work[i].item.path;
-                o.report.relPath = work[i].item.relPath;
-                o.report.status = ItemStatus::NOT_RUN;
-                o.report.provider = provider_->name();
-                o.report.message = stop_.load() ? "not started: the batch stopped early"
-                                                : "not started: the batch was cancelled";
-                finish(std::move(o));
-                continue;
+    // No thread per item: items start as slots free up (pump), each step posts the next, and
+    // this thread only waits for the last one (waking every 50 ms to notice a cancel).
+    work_ = std::move(work);
+    pump();
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (next_ < work_.size() || inFlight_ > 0 || draining_ || !events_.empty()) {
+            idle_.wait_for(lock, std::chrono::milliseconds(50));
+            if (p_.cancel && p_.cancel->load() && next_ < work_.size()) {
+                lock.unlock();
+                pump();  // marks what has not started as not run
+                lock.lock();
             }
-            {
-                std::lock_guard<std::mutex> lock(mu_);
-                ++progress_.inFlight;
-            }
-            Outcome o = guarded(work[i].item, [&] { return processItem(work[i]); });
-            {
-                std::lock_guard<std::mutex> lock(mu_);
-                --progress_.inFlight;
-            }
-            finish(std::move(o));
         }
-    };
-    const int threads =
-        int(std::min<size_t>(size_t(p_.concurrency), std::max<size_t>(1, work.size())));
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (auto& t : pool) t.join();
+    }
 
     summary_.cancelled = p_.cancel && p_.cancel->load();
     summary_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -1002,10 +1038,8 @@ Result<BatchSummary> BatchRunnerImpl::run() {
 cv::Ptr<BatchRunner> BatchRunner::create(const Params& p) {
     if (p.input.empty()) throw std::invalid_argument("BatchRunner: empty input");
     if (p.output.empty()) throw std::invalid_argument("BatchRunner: empty output");
-    if (p.concurrency < 1 || p.concurrency > 256)
-        throw std::invalid_argument("BatchRunner: concurrency must be in [1,256]");
-    if (p.retries < 0 || p.retries > 20)
-        throw std::invalid_argument("BatchRunner: retries must be in [0,20]");
+    if (p.concurrency < 1 || p.concurrency > 10000)
+        throw std::invalid_argument("BatchRunner: concurrency must be in [1,10000]");
     if (p.imagesPerTask < 1 || p.imagesPerTask > 9)
         throw std::invalid_argument("BatchRunner: imagesPerTask must be in [1,9]");
     if (p.jpegQuality < 1 || p.jpegQuality > 100)

@@ -85,8 +85,13 @@ struct BatchSummary {
     int exitCode() const noexcept;
 };
 
-/** @brief Runs one operation over a folder of images: many items in flight, bounded retries, a
- * shared back-off, a crash-safe journal for resume, a JSONL report and a contact sheet.
+/** @brief Runs one operation over a folder of images: many items in flight, a crash-safe journal
+ * for resume, a JSONL report and a contact sheet.
+ *
+ * No thread per item: an item's steps (read and decode, each provider call through
+ * Provider::*Async, composition, the atomic write) post each other on, CPU work on
+ * cvgen::WorkerPool::cpu(); with a remote provider every wait is the provider engine's event
+ * loop. Up to `concurrency` slots are in flight (an item whose tasks ask for n images holds n).
  *
  * Outputs mirror the input tree under `output`, named by `naming`, written to a temporary name
  * and renamed (temporary files left by a killed run of this host are removed on the next run).
@@ -99,12 +104,12 @@ struct BatchSummary {
  * failed ones are retried only with `retryFailed`. A journal written for other parameters is
  * refused.
  *
- * Retries: RESOURCE_EXHAUSTED rate limits (1302/1303/HTTP 429/Retry-After) close a gate shared
- * by all workers for the provider's Retry-After (or backoffBase·2^(attempt-1), capped at
- * backoffMax); UNAVAILABLE, DEADLINE_EXCEEDED and other retryable errors wait per item. Out of
- * funds (1100-1102), bad keys and invalid requests are not retried. An input is never overwritten:
- * the output folder may not be the input folder, and an item whose output path is an input path
- * fails with INVALID_ARGUMENT.
+ * Retries: none here. Whether an exchange is retried, and whether a create may be re-sent, is the
+ * provider's decision (the remote engine's RetryPolicy, its shared rate-limit gate and its
+ * lookups by external id); the batch records the outcome. OUTCOME_UNKNOWN (a request that may have
+ * been processed and cannot be looked up) fails the item with a report warning naming the
+ * external task id to check. An input is never overwritten: the output folder may not be the
+ * input folder, and an item whose output path is an input path fails with INVALID_ARGUMENT.
  * @note Touches the network when the provider is remote.
  */
 class BatchRunner {
@@ -140,10 +145,7 @@ public:
         bool preflight = true;
         /** @brief Slots: a task asking for n images holds n slots (capped at concurrency). */
         int concurrency = 4;
-        int retries = 2;  ///< extra attempts per item for retryable errors (0..20)
-        std::chrono::milliseconds backoffBase{1000};  ///< first wait without Retry-After
-        std::chrono::milliseconds backoffMax{60000};  ///< cap of the exponential back-off
-        std::chrono::milliseconds callDeadline{0};    ///< CallOptions::deadline of each call
+        std::chrono::milliseconds callDeadline{0};  ///< CallOptions::deadline of each call
 
         /** @brief "" = <output>/.cvgen-journal.jsonl, or .cvgen-journal.shard-I-of-N.jsonl for a
          * shard (shards may share one output folder). A run without `resume` starts a fresh
@@ -170,15 +172,16 @@ public:
         /** @brief Set to true from any thread (e.g. a SIGINT handler) to stop starting items
          * and cancel waits; the batch ends with cancelled = true. */
         std::shared_ptr<std::atomic<bool>> cancel;
-        /** @brief Called after every finished item (from worker threads, serialised). */
+        /** @brief Called after every finished item (from worker threads, serialised, with no
+         * internal lock held). */
         std::function<void(const BatchProgress&)> onProgress;
-        /** @brief Called with every item's report line (serialised). */
+        /** @brief Called with every item's report line (serialised, no internal lock held). */
         std::function<void(const ItemReport&)> onItem;
     };
 
     virtual ~BatchRunner() = default;
     /** @brief Validates the parameters. @throws std::invalid_argument for values out of range
-     * (concurrency < 1, retries outside 0..20, empty input or output, imagesPerTask outside
+     * (concurrency outside 1..10000, empty input or output, imagesPerTask outside
      * 1..9, jpegQuality outside 1..100). */
     static cv::Ptr<BatchRunner> create(const Params& params);
 

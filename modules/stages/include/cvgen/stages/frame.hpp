@@ -2,6 +2,7 @@
 #define CVGEN_STAGES_FRAME_HPP
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct FrameMeta {
      * create a task only when the provider has none (NOT_FOUND) or cannot resume (UNIMPLEMENTED).
      * Set by the batch runner for items that may have been submitted before a crash. */
     bool resumeTasks = false;
+    /** @brief The encoded file the image was decoded from, when it came from a file (the batch
+     * sets it). A first expand pass whose input is that whole image unchanged sends these bytes
+     * byte-identical when they already meet the provider's rules, instead of a re-encode. */
+    std::shared_ptr<const std::vector<uint8_t>> sourceBytes;
 };
 
 /** @brief The unit that flows through a pipeline: an image plus its metadata. */

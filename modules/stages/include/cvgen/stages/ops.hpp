@@ -1,6 +1,7 @@
 #ifndef CVGEN_STAGES_OPS_HPP
 #define CVGEN_STAGES_OPS_HPP
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,9 @@
 #include "cvgen/stages/pipeline.hpp"
 
 namespace cvgen::stages {
+
+/** @brief Receives the outcome of an asynchronous stage, exactly once, on a library thread. */
+using FrameCompletion = std::function<void(Result<Frame>)>;
 
 /** @brief The offline engine (cvgen::local::LocalProvider with default parameters): the provider
  * every stage uses when none is given. */
@@ -65,6 +69,10 @@ public:
         ImageLimits limits = ImageLimits::forEndpoint(Endpoint::EXPAND);
         ConformPolicy policy;
     };
+    /** @brief process() without blocking: planning, preflight and composition run on
+     * cvgen::WorkerPool::cpu(), each pass through Provider::expandAsync(); `done` gets the frame.
+     * process() is a blocking facade over this. */
+    virtual void processAsync(Frame frame, FrameCompletion done) const = 0;
     /** @brief @throws std::invalid_argument for an EXACT target with an empty size. */
     static cv::Ptr<ExpandToTarget> create(const Params& params);
 };
@@ -98,6 +106,9 @@ public:
         std::shared_ptr<Provider> provider;  ///< null = defaultProvider()
         CallOptions call;
     };
+    /** @brief process() without blocking (Provider::upscaleAsync; type matching on the CPU pool).
+     */
+    virtual void processAsync(Frame frame, FrameCompletion done) const = 0;
     /** @brief @throws std::invalid_argument for scale ≤ 1 or not finite. */
     static cv::Ptr<UpscaleStage> create(const Params& params);
 };
