@@ -100,6 +100,44 @@ std::string outputRelPath(const std::string& inputRelPath, const std::string& na
 
 namespace {
 
+/** Provider slots: a call asking for n runs when n are free, in order; nobody waits blocked.
+ * Only provider calls hold slots, so reading, decoding, composing and writing never keep a
+ * provider slot idle. */
+class SlotGate {
+public:
+    explicit SlotGate(int capacity) : free_(capacity) {}
+    /** Runs `start` now or once `n` slots are free (on the thread that frees them). */
+    void acquire(int n, std::function<void()> start) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!waiting_.empty() || free_ < n) {
+                waiting_.emplace_back(n, std::move(start));
+                return;
+            }
+            free_ -= n;
+        }
+        start();
+    }
+    void release(int n) {
+        std::vector<std::function<void()>> ready;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            free_ += n;
+            while (!waiting_.empty() && waiting_.front().first <= free_) {
+                free_ -= waiting_.front().first;
+                ready.push_back(std::move(waiting_.front().second));
+                waiting_.pop_front();
+            }
+        }
+        for (auto& f : ready) f();
+    }
+
+private:
+    std::mutex mu_;
+    int free_;
+    std::deque<std::pair<int, std::function<void()>>> waiting_;
+};
+
 /** What the provider said during one item (filled by ObservedProvider). */
 struct ItemContext {
     std::mutex mu;
@@ -116,9 +154,17 @@ struct ItemContext {
 class ObservedProvider final : public Provider {
 public:
     using OnTask = std::function<void(const std::string& key, const std::string& taskId)>;
+    /** `stop`: the batch stopped early, a call waiting for its slot is not made. */
     ObservedProvider(std::shared_ptr<Provider> inner, std::shared_ptr<ItemContext> ctx,
-                     const BatchRunner::Params& p, OnTask onTask)
-        : inner_(std::move(inner)), ctx_(std::move(ctx)), p_(p), onTask_(std::move(onTask)) {}
+                     const BatchRunner::Params& p, OnTask onTask, SlotGate& slots, int perTask,
+                     const std::atomic<bool>& stop)
+        : inner_(std::move(inner)),
+          ctx_(std::move(ctx)),
+          p_(p),
+          onTask_(std::move(onTask)),
+          slots_(slots),
+          perTask_(perTask),
+          stop_(stop) {}
 
     std::string name() const override { return inner_->name(); }
     ExpandLimits expandLimits() const override { return inner_->expandLimits(); }
@@ -138,23 +184,45 @@ public:
         return record(inner_->resume(op, id, merged(o)), true, id);
     }
     void expandAsync(const ExpandRequest& r, const CallOptions& o, Completion d) override {
-        inner_->expandAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+        slotted([this, r, o](Completion c) { inner_->expandAsync(r, merged(o), std::move(c)); },
+                recorder(std::move(d), false, r.task.externalTaskId));
     }
     void generateAsync(const GenerateRequest& r, const CallOptions& o, Completion d) override {
-        inner_->generateAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+        slotted([this, r, o](Completion c) { inner_->generateAsync(r, merged(o), std::move(c)); },
+                recorder(std::move(d), false, r.task.externalTaskId));
     }
     void omniAsync(const OmniRequest& r, const CallOptions& o, Completion d) override {
-        inner_->omniAsync(r, merged(o), recorder(std::move(d), false, r.task.externalTaskId));
+        slotted([this, r, o](Completion c) { inner_->omniAsync(r, merged(o), std::move(c)); },
+                recorder(std::move(d), false, r.task.externalTaskId));
     }
     void upscaleAsync(const UpscaleRequest& r, const CallOptions& o, Completion d) override {
-        inner_->upscaleAsync(r, merged(o), recorder(std::move(d), false, r.externalTaskId));
+        slotted([this, r, o](Completion c) { inner_->upscaleAsync(r, merged(o), std::move(c)); },
+                recorder(std::move(d), false, r.externalTaskId));
     }
     void resumeAsync(Operation op, const std::string& id, const CallOptions& o,
                      Completion d) override {
-        inner_->resumeAsync(op, id, merged(o), recorder(std::move(d), true, id));
+        slotted([this, op, id,
+                 o](Completion c) { inner_->resumeAsync(op, id, merged(o), std::move(c)); },
+                recorder(std::move(d), true, id));
     }
 
 private:
+    /** Runs the call once the item's slots are free; they are freed when it completes. */
+    void slotted(std::function<void(Completion)> call, Completion done) {
+        SlotGate& gate = slots_;
+        const int n = perTask_;
+        gate.acquire(n, [this, call = std::move(call), done = std::move(done), &gate, n]() mutable {
+            if (stop_.load()) {
+                gate.release(n);
+                return done(cancelled("not started: the batch stopped early"));
+            }
+            call([done = std::move(done), &gate, n](Result<TaskOutput> r) {
+                gate.release(n);
+                done(std::move(r));
+            });
+        });
+    }
+
     CallOptions merged(const CallOptions& o) const {
         CallOptions c = o;
         if (c.deadline.count() == 0) c.deadline = p_.callDeadline;
@@ -188,6 +256,9 @@ private:
     std::shared_ptr<ItemContext> ctx_;
     const BatchRunner::Params& p_;
     OnTask onTask_;
+    SlotGate& slots_;
+    int perTask_;
+    const std::atomic<bool>& stop_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -403,6 +474,8 @@ private:
     std::set<fs::path> inputPaths_;  ///< canonical paths of every input (never overwritten)
     fs::path outDir_;
     int slotsPerTask_ = 1;
+    std::unique_ptr<SlotGate> slots_;  ///< provider slots (only provider calls hold them)
+    size_t maxItems_ = 1;              ///< items in memory at once: slots + local work ahead
     std::vector<Work> work_;
 
     // Guarded by mu_.
@@ -420,6 +493,7 @@ private:
     size_t earlyK_ = 0;
     size_t toProcess_ = 0;
     std::atomic<bool> stop_{false};
+    std::atomic<bool> earlyWindow_{false};  ///< the first earlyK_ outcomes are not all in yet
     Clock::time_point start_;
 };
 
@@ -548,7 +622,8 @@ void BatchRunnerImpl::readItem(const ItemRunPtr& run) {
         Status js = journal_->task(run->w->item.relPath, key, taskId);
         if (!js.ok()) run->o.report.warnings.push_back("journal: " + js.toString());
     };
-    auto observed = std::make_shared<ObservedProvider>(provider_, run->ctx, p_, onTask);
+    auto observed = std::make_shared<ObservedProvider>(provider_, run->ctx, p_, onTask, *slots_,
+                                                       slotsPerTask_, stop_);
     Frame frame(std::move(decoded).value(), w.item.path);
     frame.meta.externalTaskId = r.externalTaskId;
     frame.meta.sourceBytes = std::move(shared);
@@ -687,10 +762,16 @@ void BatchRunnerImpl::pump(bool finishing) {
                 notRun.push_back(next_++);
                 continue;
             }
-            // Slots: an item's tasks hold slotsPerTask_ each (one task at a time per item). An
-            // item finishing (`finishing`) still counts until itemDone's last step.
+            // Items in memory: enough to keep every provider slot busy while others read, decode,
+            // compose or write (the slots themselves are the SlotGate's). An item finishing
+            // (`finishing`) still counts until itemDone's last step.
+            // While the first earlyK_ outcomes are not all in, only as many items as there are
+            // slots, so an early stop spends no more calls than before it could decide.
             const size_t busy = inFlight_ - (finishing ? 1 : 0);
-            if ((busy + 1) * size_t(slotsPerTask_) > size_t(p_.concurrency) && busy > 0) break;
+            const size_t cap = earlyWindow_.load()
+                                   ? std::max<size_t>(1, size_t(p_.concurrency / slotsPerTask_))
+                                   : maxItems_;
+            if (busy >= cap) break;
             ++inFlight_;
             ++progress_.inFlight;
             toStart.push_back(next_++);
@@ -819,6 +900,7 @@ void BatchRunnerImpl::record(Outcome& o) {
         firstOutcomes_.size() < earlyK_) {
         firstOutcomes_.push_back(o);
         if (firstOutcomes_.size() == earlyK_) {
+            earlyWindow_ = false;  // decided: slots free as soon as calls complete from now on
             const ItemReport& a = firstOutcomes_.front().report;
             bool same = true;
             for (const auto& f : firstOutcomes_)
@@ -990,8 +1072,12 @@ Result<BatchSummary> BatchRunnerImpl::run() {
     }
     toProcess_ = work.size();
     earlyK_ = p_.earlyStopAfter > 0 ? std::min(size_t(p_.earlyStopAfter), toProcess_) : 0;
+    earlyWindow_ = earlyK_ >= 2;
 
     slotsPerTask_ = std::min(p_.imagesPerTask, p_.concurrency);
+    slots_ = std::make_unique<SlotGate>(p_.concurrency);
+    // Every slot busy plus, per core, a couple of items doing their local work around it.
+    maxItems_ = size_t(p_.concurrency / slotsPerTask_) + 2 * WorkerPool::cpu().maxThreads();
     // No thread per item: items start as slots free up (pump), each step posts the next, and
     // this thread only waits for the last one (waking every 50 ms to notice a cancel).
     work_ = std::move(work);
