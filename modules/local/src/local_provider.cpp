@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "cvgen/core/codec.hpp"
+#include "cvgen/core/worker_pool.hpp"
 #include "cvgen/local/synthesize.hpp"
 #include "cvgen/local/upscale.hpp"
 
@@ -62,6 +63,19 @@ uint64_t variantSeed(uint64_t base, int i) {
     return z ^ (z >> 31);
 }
 
+template <typename Call>
+void onCpu(Call call, Completion done) {
+    WorkerPool::cpu().post([call = std::move(call), done = std::move(done)] {
+        Result<TaskOutput> r = internalError("not run");
+        try {
+            r = call();
+        } catch (const std::exception& e) {
+            r = internalError(std::string("unexpected exception: ") + e.what());
+        }
+        done(std::move(r));
+    });
+}
+
 class LocalProviderImpl final : public LocalProvider {
 public:
     explicit LocalProviderImpl(const Params& p) : params_(p) {}
@@ -75,6 +89,22 @@ public:
         l.maxSideRatio = kMaxLocalExpandRatio;
         l.maxArea = 1e9;  // above (1 + 2·kMaxLocalExpandRatio)²: never the binding limit
         return l;
+    }
+
+    // The engine is CPU work: its asynchronous calls run on the bounded CPU pool (not the
+    // blocking pool the default uses), so a batch of any size uses about one thread per core.
+    void expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) override {
+        onCpu([this, req, opt] { return expand(req, opt); }, std::move(done));
+    }
+    void generateAsync(const GenerateRequest& req, const CallOptions& opt,
+                       Completion done) override {
+        onCpu([this, req, opt] { return generate(req, opt); }, std::move(done));
+    }
+    void omniAsync(const OmniRequest& req, const CallOptions& opt, Completion done) override {
+        onCpu([this, req, opt] { return omni(req, opt); }, std::move(done));
+    }
+    void upscaleAsync(const UpscaleRequest& req, const CallOptions& opt, Completion done) override {
+        onCpu([this, req, opt] { return upscale(req, opt); }, std::move(done));
     }
 
     Result<TaskOutput> expand(const ExpandRequest& req, const CallOptions& opt) override {
