@@ -317,8 +317,7 @@ TEST(Stages_Batch, retriesAreTheProvidersOneCallPerTaskAndUnknownOutcomesAreRepo
     // A create that may have been processed without a lookup route: one call, and the report
     // says what to check.
     prov->onExpand = [](const ExpandRequest& r, int) -> Result<TaskOutput> {
-        return Status(Code::OUTCOME_UNKNOWN, "no answer")
-            .withTask("", r.task.externalTaskId);
+        return Status(Code::OUTCOME_UNKNOWN, "no answer").withTask("", r.task.externalTaskId);
     };
     p.include = {"i0.png"};
     reports.clear();

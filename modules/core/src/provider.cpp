@@ -241,10 +241,8 @@ Status validate(const UpscaleRequest& r) {
 // The default asynchronous calls: the synchronous call on the blocking pool (a Provider that
 // blocks then never holds a CPU worker). An exception from it (a bug, or an engine limit
 // surfacing as cv::Exception) becomes INTERNAL for that call instead of ending the process.
-namespace {
-template <typename Call>
-void runBlocking(Call call, Completion done) {
-    WorkerPool::blocking().post([call = std::move(call), done = std::move(done)] {
+void runProviderCall(WorkerPool& pool, std::function<Result<TaskOutput>()> call, Completion done) {
+    pool.post([call = std::move(call), done = std::move(done)] {
         Result<TaskOutput> r = internalError("not run");
         try {
             r = call();
@@ -254,13 +252,18 @@ void runBlocking(Call call, Completion done) {
         done(std::move(r));
     });
 }
+
+namespace {
+template <typename Call>
+void runBlocking(Call call, Completion done) {
+    runProviderCall(WorkerPool::blocking(), std::move(call), std::move(done));
+}
 }  // namespace
 
 void Provider::expandAsync(const ExpandRequest& req, const CallOptions& opt, Completion done) {
     runBlocking([this, req, opt] { return expand(req, opt); }, std::move(done));
 }
-void Provider::generateAsync(const GenerateRequest& req, const CallOptions& opt,
-                             Completion done) {
+void Provider::generateAsync(const GenerateRequest& req, const CallOptions& opt, Completion done) {
     runBlocking([this, req, opt] { return generate(req, opt); }, std::move(done));
 }
 void Provider::omniAsync(const OmniRequest& req, const CallOptions& opt, Completion done) {

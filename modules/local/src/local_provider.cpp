@@ -65,15 +65,7 @@ uint64_t variantSeed(uint64_t base, int i) {
 
 template <typename Call>
 void onCpu(Call call, Completion done) {
-    WorkerPool::cpu().post([call = std::move(call), done = std::move(done)] {
-        Result<TaskOutput> r = internalError("not run");
-        try {
-            r = call();
-        } catch (const std::exception& e) {
-            r = internalError(std::string("unexpected exception: ") + e.what());
-        }
-        done(std::move(r));
-    });
+    runProviderCall(WorkerPool::cpu(), std::move(call), std::move(done));
 }
 
 class LocalProviderImpl final : public LocalProvider {

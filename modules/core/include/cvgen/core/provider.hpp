@@ -200,6 +200,13 @@ struct CallOptions {
  * with no internal lock held; it should return quickly (post heavy work elsewhere). */
 using Completion = std::function<void(Result<TaskOutput>)>;
 
+class WorkerPool;
+
+/** @brief Runs `call` on `pool` and hands its result to `done`; an exception thrown by it (a bug,
+ * or an engine limit surfacing as cv::Exception) becomes INTERNAL ("unexpected exception: …")
+ * for that call instead of ending the process. For Provider implementations' *Async methods. */
+void runProviderCall(WorkerPool& pool, std::function<Result<TaskOutput>()> call, Completion done);
+
 /** @brief Geometric limits of ONE expand call of a provider: each side's expansion ratio at most
  * `maxSideRatio`, and the area factor (1+left+right)·(1+up+down) at most `maxArea`.
  *
