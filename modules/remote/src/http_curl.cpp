@@ -15,18 +15,6 @@
 namespace cvgen {
 namespace remote {
 
-std::string toLowerAscii(std::string s) {
-    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-const std::string* HttpResponse::header(const std::string& name) const {
-    const std::string want = toLowerAscii(name);
-    for (const auto& [k, v] : headers)
-        if (k == want) return &v;
-    return nullptr;
-}
-
 namespace {
 
 struct EasyDeleter {
@@ -357,11 +345,6 @@ cv::Ptr<HttpTransport> createCurlTransportOn(std::shared_ptr<EventLoop> loop,
 
 cv::Ptr<HttpTransport> createCurlTransport(const CurlTransportParams& params) {
     return makeCurl(std::make_shared<EventLoop>(loopParamsFor(params)), params, true);
-}
-
-void HttpTransport::sendAsync(HttpRequest request, HttpDone done) {
-    WorkerPool::blocking().post(
-        [this, request = std::move(request), done = std::move(done)] { done(send(request)); });
 }
 
 }  // namespace remote
