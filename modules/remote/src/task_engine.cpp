@@ -447,12 +447,15 @@ void TaskEngine::onQuery(const JobPtr& j, const std::string& id, int attempt,
 
 void TaskEngine::learn(const JobPtr& j, const TaskObject& t) {
     // The provider's own clock when it gives both ends; ours otherwise (an upper bound).
-    milliseconds d = msSince(j->state->createdAt);
-    if (t.createdAtMs > 0 && t.updatedAtMs >= t.createdAtMs &&
-        t.updatedAtMs - t.createdAtMs <= d.count() + 1000)
-        d = milliseconds(t.updatedAtMs - t.createdAtMs);
-    const bool providerClock = d != msSince(j->state->createdAt);
-    if (providerClock || !j->waitOnly) schedule_.record(j->op, d);
+    // A resumed task's local start is when it was resumed, not created: only the provider's
+    // clock can say how long it took.
+    const milliseconds local = msSince(j->state->createdAt);
+    const bool providerClock = t.createdAtMs > 0 && t.updatedAtMs >= t.createdAtMs &&
+                               t.updatedAtMs - t.createdAtMs <= local.count() + 1000;
+    if (providerClock)
+        schedule_.record(j->op, milliseconds(t.updatedAtMs - t.createdAtMs));
+    else if (!j->waitOnly)
+        schedule_.record(j->op, local);
 }
 
 void TaskEngine::terminal(const JobPtr& j) {

@@ -124,12 +124,10 @@ struct Job {
     // Poll.
     int queries = 0;
     milliseconds lastQueryAt{0};  // since the create answer
-    bool firstWaitDone = false;
     // Download.
     std::vector<TaskImage> images;
     std::vector<std::string> bodies;
     size_t downloaded = 0;
-    int downloadAttempt = 0;
     Clock::time_point downloadStart;
     milliseconds waited{0};
     // Control.
