@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -259,6 +260,67 @@ TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {
     EXPECT_GE(queries["t0"], 8);
     // Learned from three tasks: the fourth is queried at the learned time, once or twice.
     EXPECT_LE(queries["t3"], 2) << "queries of the 4th task";
+}
+
+TEST(Remote_Engine, aFinishedTaskFreesItsSlotBeforeItsResultIsDownloaded) {
+    // One provider slot. The first task's result download hangs; the provider already said the
+    // task finished, so its slot is free: the second task is created meanwhile, and the first
+    // call's onRemoteDone comes before its completion.
+    auto wire = cv::makePtr<FakeTransport>();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    int creates = 0;
+    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
+    wire->handler = [&](const HttpRequest& r) {
+        std::unique_lock<std::mutex> lock(mu);
+        if (r.url.rfind("http://fake/img/t0/", 0) == 0) {
+            cv.wait_for(lock, 10s, [&] { return release; });
+            return imageResponse(png);
+        }
+        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
+        if (r.method == HttpMethod::POST) {
+            const std::string id = "t" + std::to_string(creates++);
+            cv.notify_all();
+            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
+        }
+        const std::string id = r.url.substr(r.url.rfind('/') + 1);
+        return jsonResponse(
+            200, envelope(taskJson(id, "succeed", "", 1, "http://fake/img/" + id + "/")));
+    };
+    auto params = fakeParams(wire);
+    params.maxSlots = 1;
+    auto p = createProvider(params);
+    ASSERT_TRUE(p.ok());
+    const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
+    std::promise<Result<TaskOutput>> first, second;
+    std::atomic<int> remoteDoneBeforeCompletion{0};
+    std::atomic<bool> completed0{false};
+    CallOptions o0;
+    o0.onRemoteDone = [&] {
+        if (!completed0.load()) ++remoteDoneBeforeCompletion;
+    };
+    (*p)->expandAsync(expandOf(ImageSource::fromMat(input)), o0, [&](Result<TaskOutput> r) {
+        completed0 = true;
+        first.set_value(std::move(r));
+    });
+    (*p)->expandAsync(expandOf(ImageSource::fromMat(input)), CallOptions(),
+                      [&](Result<TaskOutput> r) { second.set_value(std::move(r)); });
+    {
+        std::unique_lock<std::mutex> lock(mu);
+        // The first task's result cannot have arrived yet: its download waits for `release`.
+        ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return creates == 2; }))
+            << "the second task was not created while the first one's result was downloading";
+        EXPECT_FALSE(completed0.load());
+        release = true;
+        cv.notify_all();
+    }
+    auto r0 = first.get_future().get();
+    auto r1 = second.get_future().get();
+    ASSERT_TRUE(r0.ok()) << r0.status().toString();
+    ASSERT_TRUE(r1.ok()) << r1.status().toString();
+    EXPECT_EQ(remoteDoneBeforeCompletion.load(), 1);
+    EXPECT_EQ(creates, 2);
 }
 
 TEST(Remote_Engine, cancelAbortsInFlightTransfersAtOnce) {
