@@ -14,7 +14,7 @@
 //
 // Usage: bench_batch [--n=200] [--latency=0.5] [--latency-sd=0] [--concurrency=50]
 //                    [--clients=cvgen,python] [--render=full|fast] [--callbacks]
-//                    [--in=400x300] [--out=600x400] [--repeat=1] [--cvgen=PATH]
+//                    [--in=400x300] [--out=600x400] [--repeat=1] [--max-qps=Q] [--cvgen=PATH]
 // PATH defaults to ../apps/cvgen/cvgen next to this executable (the build tree layout).
 // Prints "RESULT key=value …" lines for scripts/bench.sh.
 // BENCH_BATCH_DEBUG=1 prints every item's size, attempts and step timings to stderr.
@@ -59,6 +59,7 @@ struct Options {
     bool callbacks = false;  ///< cvgen only: a callback receiver, the emulator posts to it
     cv::Size in{400, 300}, out{600, 400};
     int repeat = 1;
+    double maxQps = -1;  ///< cvgen's PollPolicy::maxQueriesPerSecond (-1 = the default)
     std::string cvgen;
     std::string python = "/usr/bin/python3";
     std::string script;  // bench/py_baseline.py in the source tree
@@ -223,6 +224,7 @@ RunResult runCvgen(const Options& o, Emulator& emu, const fs::path& in, const fs
     rp.apiKey = "bench-key";
     rp.proxy = "none";
     rp.maxSlots = o.concurrency;
+    if (o.maxQps >= 0) rp.poll.maxQueriesPerSecond = o.maxQps;
     if (o.callbacks) rp.callbackListen = "127.0.0.1:0";
     rp.deadline = std::chrono::minutes(30);
     auto provider = cvgen::remote::createProvider(rp);
@@ -382,6 +384,8 @@ int main(int argc, char** argv) {
             o.render = v8;
         else if (std::strcmp(argv[i], "--callbacks") == 0)
             o.callbacks = true;
+        else if (const char* q = val("--max-qps="))
+            o.maxQps = std::atof(q);
         else if (const char* v9 = val("--in="))
             std::sscanf(v9, "%dx%d", &o.in.width, &o.in.height);
         else if (const char* v10 = val("--out="))
