@@ -167,27 +167,41 @@ TEST(Remote_Engine, compliantBytesGoOnTheWireUnchanged) {
     EXPECT_EQ(*sent, jpeg);  // byte-identical: no decode, no re-encode
 }
 
+/** A fake provider whose tasks finish `after` their create (ids t0, t1, …), each with one
+ * result image; counts queries per task. `edit` may rewrite a query's answer body. */
+struct TimedProvider {
+    explicit TimedProvider(std::chrono::milliseconds a) : after(a) {}
+    std::function<HttpResponse(const HttpRequest&)> handler() {
+        return [this](const HttpRequest& r) {
+            if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
+            std::lock_guard<std::mutex> lock(mu);
+            if (r.method == HttpMethod::POST) {
+                const std::string id = "t" + std::to_string(createdAt.size());
+                createdAt[id] = std::chrono::steady_clock::now();
+                return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
+            }
+            const std::string id = r.url.substr(r.url.rfind('/') + 1);
+            ++queries[id];
+            const bool done = std::chrono::steady_clock::now() - createdAt[id] >= after;
+            std::string body = taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0);
+            if (edit) body = edit(std::move(body), done);
+            return jsonResponse(200, envelope(body));
+        };
+    }
+    const std::chrono::milliseconds after;
+    std::function<std::string(std::string body, bool done)> edit;
+    std::mutex mu;
+    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
+    std::map<std::string, int> queries;
+    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
+};
+
 TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
     // 300 tasks in flight at once, each taking ~300 ms at the "provider": the engine waits for
     // all of them on its one loop thread (plus the CPU pool), not one thread per task.
     auto wire = cv::makePtr<FakeTransport>();
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
-    std::atomic<int> ids{0};
-    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
-    wire->handler = [&](const HttpRequest& r) {
-        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.method == HttpMethod::POST) {
-            const std::string id = "t" + std::to_string(ids++);
-            createdAt[id] = std::chrono::steady_clock::now();
-            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
-        }
-        const std::string id = r.url.substr(r.url.rfind('/') + 1);
-        const bool done = std::chrono::steady_clock::now() - createdAt[id] >= 300ms;
-        return jsonResponse(
-            200, envelope(taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0)));
-    };
+    TimedProvider provider(300ms);
+    wire->handler = provider.handler();
     auto params = fakeParams(wire);
     params.poll.firstDelay = 100ms;
     params.poll.interval = 100ms;
@@ -222,29 +236,15 @@ TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {
     // Every task takes 200 ms at the provider (its own created_at/updated_at say so). After a
     // few tasks the engine polls near 200 ms, not on the fixed schedule.
     auto wire = cv::makePtr<FakeTransport>();
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
-    std::map<std::string, int> queries;
-    std::atomic<int> ids{0};
-    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
-    wire->handler = [&](const HttpRequest& r) {
-        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.method == HttpMethod::POST) {
-            const std::string id = "t" + std::to_string(ids++);
-            createdAt[id] = std::chrono::steady_clock::now();
-            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
-        }
-        const std::string id = r.url.substr(r.url.rfind('/') + 1);
-        ++queries[id];
-        const bool done = std::chrono::steady_clock::now() - createdAt[id] >= 200ms;
-        std::string body = taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0);
+    TimedProvider provider(200ms);
+    provider.edit = [](std::string body, bool done) {
         // The provider's clock: created 1700000000000, updated 200 ms later when done.
         const std::string from = "\"updated_at\":1700000001000";
         body.replace(body.find(from), from.size(),
                      std::string("\"updated_at\":") + (done ? "1700000000200" : "1700000000100"));
-        return jsonResponse(200, envelope(body));
+        return body;
     };
+    wire->handler = provider.handler();
     auto params = fakeParams(wire);
     params.poll.adaptive = true;
     params.poll.firstDelay = 20ms;  // before learning: every 20 ms (~10 queries per task)
@@ -256,10 +256,10 @@ TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {
     const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
     for (int i = 0; i < 4; ++i)
         ASSERT_TRUE((*p)->expand(expandOf(ImageSource::fromMat(input))).ok());
-    std::lock_guard<std::mutex> lock(mu);
-    EXPECT_GE(queries["t0"], 8);
+    std::lock_guard<std::mutex> lock(provider.mu);
+    EXPECT_GE(provider.queries["t0"], 8);
     // Learned from three tasks: the fourth is queried at the learned time, once or twice.
-    EXPECT_LE(queries["t3"], 2) << "queries of the 4th task";
+    EXPECT_LE(provider.queries["t3"], 2) << "queries of the 4th task";
 }
 
 TEST(Remote_Engine, aFinishedTaskFreesItsSlotBeforeItsResultIsDownloaded) {
