@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <future>
@@ -182,6 +183,7 @@ struct TimedProvider {
             }
             const std::string id = r.url.substr(r.url.rfind('/') + 1);
             ++queries[id];
+            queryTimes.push_back(std::chrono::steady_clock::now());
             const bool done = std::chrono::steady_clock::now() - createdAt[id] >= after;
             std::string body = taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0);
             if (edit) body = edit(std::move(body), done);
@@ -193,6 +195,7 @@ struct TimedProvider {
     std::mutex mu;
     std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
     std::map<std::string, int> queries;
+    std::vector<std::chrono::steady_clock::time_point> queryTimes;
     const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
 };
 
@@ -230,6 +233,42 @@ TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
     // The fake transport's blocking sends run on the blocking pool (a real curl transport has
     // none); even so far fewer threads than tasks.
     EXPECT_LT(threads, kTasks / 3) << threads << " threads for " << kTasks << " tasks";
+}
+
+TEST(Remote_Engine, queryCapAllowsABurstThenHoldsTheRate) {
+    // 60 tasks, each done at its first query, all due at once; a cap of 20 queries per second:
+    // the first 20 go together, the other 40 take about two more seconds.
+    auto wire = cv::makePtr<FakeTransport>();
+    TimedProvider provider(0ms);
+    wire->handler = provider.handler();
+    auto params = fakeParams(wire);
+    params.poll.firstDelay = 50ms;
+    params.poll.jitter = 0;
+    params.poll.maxQueriesPerSecond = 20;
+    auto c = TaskClient::create(params);
+    ASSERT_TRUE(c.ok());
+    const int kTasks = 60;
+    std::atomic<int> ok{0}, finished{0};
+    std::promise<void> all;
+    const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
+    for (int i = 0; i < kTasks; ++i)
+        (*c)->runAsync(expandOf(ImageSource::fromMat(input)), {}, [&](Result<TaskOutput> r) {
+            if (r.ok()) ++ok;
+            if (++finished == kTasks) all.set_value();
+        });
+    all.get_future().wait();
+    EXPECT_EQ(ok.load(), kTasks);
+    std::lock_guard<std::mutex> lock(provider.mu);
+    ASSERT_EQ(provider.queryTimes.size(), size_t(kTasks));
+    std::sort(provider.queryTimes.begin(), provider.queryTimes.end());
+    const auto first = provider.queryTimes.front();
+    auto after = [&](size_t i) { return provider.queryTimes[i] - first; };
+    // Never over the rate: query i + 20 is at least a second after query i (less a tick).
+    for (size_t i = 0; i + 20 < provider.queryTimes.size(); ++i)
+        EXPECT_GE(provider.queryTimes[i + 20] - provider.queryTimes[i], 950ms) << i;
+    EXPECT_GE(after(kTasks - 1), 1900ms);
+    // The burst: the 20th query did not wait for the rate (a strict 50 ms pacing takes 950 ms).
+    EXPECT_LT(after(19), 500ms);
 }
 
 TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {

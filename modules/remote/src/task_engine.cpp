@@ -1,6 +1,7 @@
 #include "task_engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 
 #include "cvgen/core/base64.hpp"
@@ -145,9 +146,18 @@ void TaskEngine::gated(const JobPtr& j, bool isQuery, std::function<void()> fn) 
     auto now = Clock::now();
     auto at = std::max(now, gateOpenAt_);
     if (isQuery && p_.poll.maxQueriesPerSecond > 0) {
-        at = std::max(at, nextQueryAt_);
-        nextQueryAt_ = at + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(1.0 / p_.poll.maxQueriesPerSecond));
+        // A sliding window: at most k = max(1, ⌊rate⌋) queries in any k / rate seconds — a wave
+        // of tasks that end together is queried together (up to k at once), and no window of
+        // that length ever holds more.
+        const double rate = p_.poll.maxQueriesPerSecond;
+        const size_t k = size_t(std::max(1.0, std::floor(rate)));
+        const auto window = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(double(k) / rate));
+        if (recentQueries_.size() >= k)
+            at = std::max(at, recentQueries_[recentQueries_.size() - k] + window);
+        recentQueries_.insert(std::upper_bound(recentQueries_.begin(), recentQueries_.end(), at),
+                              at);
+        while (recentQueries_.size() > k) recentQueries_.pop_front();
     }
     if (at <= now) return fn();
     j->timer = loop_->at(at, std::move(fn));

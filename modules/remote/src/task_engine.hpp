@@ -249,7 +249,7 @@ private:
     std::unordered_set<JobPtr> jobs_;
     std::deque<JobPtr> queue_;
     Clock::time_point gateOpenAt_{};
-    Clock::time_point nextQueryAt_{};
+    std::deque<Clock::time_point> recentQueries_;  // the last queries' send times, sorted
 };
 
 }  // namespace detail

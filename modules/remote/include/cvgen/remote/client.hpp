@@ -51,7 +51,10 @@ struct PollPolicy {
     /** @brief The same when a callback receiver completes tasks (ClientParams::callbackUrl): the
      * queries are only a fallback for a lost callback. */
     double queryCostWithCallbacks = 1.0;
-    double maxQueriesPerSecond = 100;  ///< per client (one provider account); 0 = no cap
+    /** @brief Task queries per second, per client (one provider account): never more than that
+     * many in any one second, and up to that many at once (a wave of tasks that end together
+     * is queried together). 0 = no cap. */
+    double maxQueriesPerSecond = 100;
 };
 
 /** @brief How transient failures of one HTTP exchange (create, query, download) are retried:
