@@ -41,7 +41,8 @@ size_t PollSchedule::samples(Operation op) const {
 }
 
 milliseconds PollSchedule::fixed(int k, milliseconds prev) {
-    std::uniform_real_distribution<double> u(1.0 - p_.jitter, 1.0 + p_.jitter);
+    // Jitter only delays here too: a task that takes exactly the first delay is seen at once.
+    std::uniform_real_distribution<double> u(1.0, 1.0 + p_.jitter);
     if (k == 0) return milliseconds(int64_t(double(p_.firstDelay.count()) * u(rng_)));
     double iv = double(p_.interval.count());
     for (int i = 1; i < k; ++i) iv = std::min(iv * p_.multiplier, double(p_.maxInterval.count()));

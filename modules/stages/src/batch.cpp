@@ -138,6 +138,67 @@ private:
     std::deque<std::pair<int, std::function<void()>>> waiting_;
 };
 
+/** The early-stop window: until the first outcomes decide whether the batch goes on, at most
+ * `slots` + (items finished) items make provider calls — an early stop spends no more calls than
+ * before it could decide — while the items behind them are read and decoded already, so the
+ * next calls go out the moment the window allows. An admitted item makes all its calls. */
+class EarlyAdmission {
+public:
+    void open(size_t slots) {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_ = true;
+        slots_ = slots;
+    }
+    /** Runs `go` now, or once this item may start calling the provider. */
+    void enter(std::function<void()> go) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (open_ && admitted_ >= slots_ + finished_) {
+                waiting_.push_back(std::move(go));
+                return;
+            }
+            ++admitted_;
+        }
+        go();
+    }
+    /** An item finished (whatever its outcome). */
+    void finished() {
+        std::deque<std::function<void()>> ready;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            ++finished_;
+            ready = takeLocked();
+        }
+        for (auto& f : ready) f();
+    }
+    /** The window is decided: everything waiting goes (a stopped batch's calls fail at once). */
+    void close() {
+        std::deque<std::function<void()>> all;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            open_ = false;
+            all.swap(waiting_);
+            admitted_ += all.size();
+        }
+        for (auto& f : all) f();
+    }
+
+private:
+    std::deque<std::function<void()>> takeLocked() {
+        std::deque<std::function<void()>> out;
+        while (!waiting_.empty() && (!open_ || admitted_ < slots_ + finished_)) {
+            out.push_back(std::move(waiting_.front()));
+            waiting_.pop_front();
+            ++admitted_;
+        }
+        return out;
+    }
+    std::mutex mu_;
+    bool open_ = false;
+    size_t slots_ = 0, admitted_ = 0, finished_ = 0;
+    std::deque<std::function<void()>> waiting_;
+};
+
 /** What the provider said during one item (filled by ObservedProvider). */
 struct ItemContext {
     std::mutex mu;
@@ -158,13 +219,14 @@ public:
     /** `stop`: the batch stopped early, a call waiting for its slot is not made. */
     ObservedProvider(std::shared_ptr<Provider> inner, std::shared_ptr<ItemContext> ctx,
                      const BatchRunner::Params& p, OnTask onTask, SlotGate& slots, int perTask,
-                     const std::atomic<bool>& stop)
+                     EarlyAdmission& admission, const std::atomic<bool>& stop)
         : inner_(std::move(inner)),
           ctx_(std::move(ctx)),
           p_(p),
           onTask_(std::move(onTask)),
           slots_(slots),
           perTask_(perTask),
+          admission_(admission),
           stop_(stop) {}
 
     std::string name() const override { return inner_->name(); }
@@ -215,9 +277,20 @@ private:
      * completes, whichever comes first; the time they were held is added to the item's. */
     void slotted(std::function<void(CallOptions, Completion)> call, const CallOptions& o,
                  Completion done) {
+        auto acquire = [this, call = std::move(call), opt = merged(o),
+                        done = std::move(done)]() mutable {
+            withSlots(std::move(call), std::move(opt), std::move(done));
+        };
+        if (admitted_.exchange(true))
+            acquire();  // this item already calls the provider: only slots to wait for
+        else
+            admission_.enter(std::move(acquire));
+    }
+
+    void withSlots(std::function<void(CallOptions, Completion)> call, CallOptions opt,
+                   Completion done) {
         SlotGate& gate = slots_;
         const int n = perTask_;
-        CallOptions opt = merged(o);
         gate.acquire(n, [this, call = std::move(call), opt = std::move(opt), done = std::move(done),
                          &gate, n]() mutable {
             if (stop_.load()) {
@@ -287,6 +360,8 @@ private:
     OnTask onTask_;
     SlotGate& slots_;
     int perTask_;
+    EarlyAdmission& admission_;
+    std::atomic<bool> admitted_{false};  ///< this item may call the provider (early window)
     const std::atomic<bool>& stop_;
 };
 
@@ -536,6 +611,7 @@ private:
     size_t toProcess_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<bool> earlyWindow_{false};  ///< the first earlyK_ outcomes are not all in yet
+    EarlyAdmission admission_;              ///< the provider calls allowed during that window
     Clock::time_point start_;
 };
 
@@ -673,7 +749,7 @@ void BatchRunnerImpl::readItem(const ItemRunPtr& run) {
         if (!js.ok()) run->o.report.warnings.push_back("journal: " + js.toString());
     };
     auto observed = std::make_shared<ObservedProvider>(provider_, run->ctx, p_, onTask, *slots_,
-                                                       slotsPerTask_, stop_);
+                                                       slotsPerTask_, admission_, stop_);
     Frame frame(std::move(decoded).value(), w.item.path);
     frame.meta.externalTaskId = r.externalTaskId;
     frame.meta.sourceBytes = std::move(shared);
@@ -793,6 +869,10 @@ void BatchRunnerImpl::writeItem(const ItemRunPtr& run, Result<Frame> result) {
 
 void BatchRunnerImpl::itemDone(const ItemRunPtr& run) {
     finish(std::move(run->o));
+    if (!earlyWindow_.load())
+        admission_.close();  // decided (or never open): whatever waits goes
+    else
+        admission_.finished();
     pump(true);
     // The last touch of this runner by a worker: run() may return (and the runner go) as soon as
     // the count reaches 0, so the notify happens under the lock and nothing follows it.
@@ -816,12 +896,10 @@ void BatchRunnerImpl::pump(bool finishing) {
             // Items in memory: enough to keep every provider slot busy while others read, decode,
             // compose or write (the slots themselves are the SlotGate's). An item finishing
             // (`finishing`) still counts until itemDone's last step.
-            // While the first earlyK_ outcomes are not all in, only as many items as there are
-            // slots, so an early stop spends no more calls than before it could decide.
+            // While the first earlyK_ outcomes are not all in, EarlyAdmission holds back the
+            // provider calls, not the reading.
             const size_t busy = inFlight_ - (finishing ? 1 : 0);
-            const size_t cap = earlyWindow_.load()
-                                   ? std::max<size_t>(1, size_t(p_.concurrency / slotsPerTask_))
-                                   : maxItems();
+            const size_t cap = maxItems();
             if (busy >= cap) break;
             ++inFlight_;
             ++progress_.inFlight;
@@ -951,7 +1029,7 @@ void BatchRunnerImpl::record(Outcome& o) {
         firstOutcomes_.size() < earlyK_) {
         firstOutcomes_.push_back(o);
         if (firstOutcomes_.size() == earlyK_) {
-            earlyWindow_ = false;  // decided: slots free as soon as calls complete from now on
+            earlyWindow_ = false;  // decided: itemDone closes the admission window
             const ItemReport& a = firstOutcomes_.front().report;
             bool same = true;
             for (const auto& f : firstOutcomes_)
@@ -1124,6 +1202,7 @@ Result<BatchSummary> BatchRunnerImpl::run() {
     toProcess_ = work.size();
     earlyK_ = p_.earlyStopAfter > 0 ? std::min(size_t(p_.earlyStopAfter), toProcess_) : 0;
     earlyWindow_ = earlyK_ >= 2;
+    if (earlyWindow_) admission_.open(size_t(std::max(1, p_.concurrency / slotsPerTask_)));
 
     slotsPerTask_ = std::min(p_.imagesPerTask, p_.concurrency);
     slots_ = std::make_unique<SlotGate>(p_.concurrency);
