@@ -3,6 +3,7 @@
 // output says so.
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "cli_output.hpp"
@@ -16,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 struct GenerateArgs {
     std::string output, prompt, negativePrompt, model = "kling-v1", aspect = "16:9",
                                                 resolution = "1k", image, reference = "subject";
-    double imageFidelity = 0.5, humanFidelity = 0.45;
+    std::optional<double> imageFidelity, humanFidelity;  // unset: not sent
     int n = 1;
     uint64_t seed = 0;
     bool json = false;

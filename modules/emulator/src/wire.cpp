@@ -10,6 +10,7 @@
 #include "cvgen/local/expand.hpp"
 #include "cvgen/local/synthesize.hpp"
 #include "cvgen/local/upscale.hpp"
+#include "cvgen/remote/capabilities.hpp"
 
 namespace cvgen::emulator::detail {
 namespace {
@@ -231,6 +232,8 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
     if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
         return fieldError("model_name", "is required");
+    if (!model.empty() && !remote::findModel(Endpoint::GENERATE, model))
+        return fieldError("model_name", "unknown model '" + model + "'");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -239,9 +242,14 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
     CVGEN_RETURN_IF_ERROR(getString(obj, "image", &image));
     CVGEN_RETURN_IF_ERROR(getEnum(obj, "image_reference", &req.imageReference, &parseImageReference,
                                   "subject, face"));
-    bool present = false;
-    CVGEN_RETURN_IF_ERROR(getNumber(obj, "image_fidelity", &req.imageFidelity, &present));
-    CVGEN_RETURN_IF_ERROR(getNumber(obj, "human_fidelity", &req.humanFidelity, &present));
+    for (auto [key, field] :
+         {std::pair<const char*, std::optional<double>*>{"image_fidelity", &req.imageFidelity},
+          {"human_fidelity", &req.humanFidelity}}) {
+        bool present = false;
+        double v = 0;
+        CVGEN_RETURN_IF_ERROR(getNumber(obj, key, &v, &present));
+        if (present) *field = v;
+    }
     CVGEN_RETURN_IF_ERROR(getEnum(obj, "resolution", &req.resolution, &parseResolution, "1k, 2k"));
     if (req.resolution == Resolution::R4K)
         return fieldError("resolution", "must be one of 1k, 2k, got \"4k\"");
@@ -275,6 +283,8 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
     if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
         return fieldError("model_name", "is required");
+    if (!model.empty() && !remote::findModel(Endpoint::OMNI, model))
+        return fieldError("model_name", "unknown model '" + model + "'");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -282,8 +292,10 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
         getEnum(obj, "resolution", &req.resolution, &parseResolution, "1k, 2k, 4k"));
     CVGEN_RETURN_IF_ERROR(
         getEnum(obj, "result_type", &req.resultType, &parseOmniResultType, "single, series"));
-    CVGEN_RETURN_IF_ERROR(getEnum(obj, "aspect_ratio", &req.aspectRatio, &parseAspectRatio,
+    AspectRatio aspect = AspectRatio::AUTO;  // the omni-image default (OMNI L46)
+    CVGEN_RETURN_IF_ERROR(getEnum(obj, "aspect_ratio", &aspect, &parseAspectRatio,
                                   "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9, auto"));
+    req.aspectRatio = aspect;
     int64_t series = req.seriesAmount;
     CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
     if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
@@ -330,7 +342,7 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
                                                            : double(req.images[0].mat.cols) /
                                                                  double(req.images[0].mat.rows),
                                         req.resolution)
-                : local::generationSize(req.aspectRatio, req.resolution);
+                : local::generationSize(*req.aspectRatio, req.resolution);
         out.render =
             fastRenderer(size, CV_8UC3,
                          req.resultType == OmniResultType::SERIES ? req.seriesAmount : req.task.n);

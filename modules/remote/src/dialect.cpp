@@ -8,6 +8,7 @@
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/preflight.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -18,6 +19,14 @@ namespace {
 // ---------- request encoding ----------
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/** The named model, or the endpoint's default for an empty name. checkCapabilities() has
+ * already refused an unknown name, so one here is a caller bug. */
+const ModelCaps& modelOrDefault(Endpoint e, const std::string& name) {
+    const ModelCaps* m = name.empty() ? defaultModel(e) : findModel(e, name);
+    CV_Assert(m != nullptr);
+    return *m;
+}
 
 }  // namespace
 
@@ -122,8 +131,11 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
+    // Always name the model: an empty model_name still means V1 on the generation page
+    // (CAPABILITIES §5), not the current default.
+    const ModelCaps& model = modelOrDefault(Endpoint::GENERATE, r.model);
     writeKey(w, p, "model_name");
-    writeStr(w, r.model);
+    writeStr(w, model.name);
     writeKey(w, p, "prompt");
     writeStr(w, r.prompt);
     if (!r.negativePrompt.empty()) {
@@ -139,17 +151,23 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
             writeKey(w, p, "image_reference");
             w.String(toString(r.imageReference));
         }
-        writeKey(w, p, "image_fidelity");
-        w.Double(r.imageFidelity);
-        if (r.imageReference == ImageReference::SUBJECT) {
+        if (r.imageFidelity) {
+            writeKey(w, p, "image_fidelity");
+            w.Double(*r.imageFidelity);
+        }
+        if (r.humanFidelity) {
             writeKey(w, p, "human_fidelity");
-            w.Double(r.humanFidelity);
+            w.Double(*r.humanFidelity);
         }
     }
-    writeKey(w, p, "resolution");
-    w.String(toString(r.resolution));
-    writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
+    if (!model.resolutions.empty()) {  // kling-v2-new keeps the input's size and shape
+        writeKey(w, p, "resolution");
+        w.String(toString(r.resolution));
+    }
+    if (!model.aspectRatios.empty()) {
+        writeKey(w, p, "aspect_ratio");
+        w.String(toString(r.aspectRatio));
+    }
     writeCommon(w, p, r.task, ext);
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());
@@ -159,8 +177,9 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
+    const ModelCaps& model = modelOrDefault(Endpoint::OMNI, r.model);
     writeKey(w, p, "model_name");
-    writeStr(w, r.model);
+    writeStr(w, model.name);
     writeKey(w, p, "prompt");
     writeStr(w, r.prompt);
     if (!r.images.empty()) {
@@ -200,10 +219,13 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
     w.String(toString(r.resultType));
     if (r.resultType == OmniResultType::SERIES) {
         writeKey(w, p, "series_amount");
-        w.Int(r.seriesAmount);
+        if (r.seriesAmount == OmniRequest::kSeriesAuto)
+            w.String("auto");  // typed int, but its enum includes "auto" (OMNI L83-85)
+        else
+            w.Int(r.seriesAmount);
     }
     writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
+    w.String(toString(r.aspectRatio.value_or(model.defaultAspect(!r.images.empty()))));
     writeCommon(w, p, r.task, ext, r.resultType == OmniResultType::SINGLE);
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());

@@ -22,6 +22,7 @@
 
 #include "cvgen/remote/auth.hpp"
 #include "cvgen/remote/callback_server.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "cvgen/remote/client.hpp"
 #include "cvgen/remote/http.hpp"
 #include "cvgen/remote/log.hpp"

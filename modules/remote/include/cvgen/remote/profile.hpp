@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
 #include "cvgen/remote/auth.hpp"
@@ -29,6 +30,10 @@ struct Profile {
     std::map<std::string, std::string> fieldNames;
     /** @brief Operations with a route here (expand/generate/omni need klingPrefix routes). */
     std::vector<Operation> operations;
+    /** @brief Input image limits this provider documents in place of the endpoint's own (see
+     * cvgen::remote::endpointRules(const Profile&, Endpoint)); only the endpoints it overrides
+     * are present. */
+    std::map<Endpoint, ImageLimits> inputLimits;
 
     bool supports(Operation op) const;
     /** @brief The wire name of a canonical field. */
