@@ -1,6 +1,7 @@
 #include "wire.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <rapidjson/document.h>
 
@@ -133,6 +134,19 @@ Result<std::vector<cv::Mat>> collect(Result<TaskOutput> out) {
     std::vector<cv::Mat> mats;
     for (auto& im : out->images) mats.push_back(im.image);
     return mats;
+}
+
+/** Ideogram's upscale input: JPEG, PNG or WebP up to 10 MB (its OpenAPI; its page says 25 MB,
+ * the stricter is kept). Unlike Kling it states no side or aspect rule: small images are what
+ * people upscale, so none is applied (only the decoder's pixel budget). */
+ImageLimits upscaleInputLimits() {
+    ImageLimits l = ImageLimits::forEndpoint(Endpoint::UPSCALE);
+    l.formats = {ImageFormat::JPEG, ImageFormat::PNG, ImageFormat::WEBP};
+    l.maxBytes = 10'000'000;
+    l.minSide = 1;
+    l.minAspect = 0.0;
+    l.maxAspect = std::numeric_limits<double>::infinity();
+    return l;
 }
 
 Renderer fastRenderer(cv::Size size, int type, int count) {
@@ -410,7 +424,7 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
         getEnum(doc, "magic_prompt_option", &req.magicPrompt, &parseMagicPrompt, "AUTO, ON, OFF"));
     if (!imageFile || imageFile->empty()) return fieldError("image_file", "is required");
     const std::vector<uint8_t> bytes(imageFile->begin(), imageFile->end());
-    auto report = check(bytes, ImageLimits::forEndpoint(Endpoint::UPSCALE));
+    auto report = check(bytes, upscaleInputLimits());
     if (!report.ok()) return fieldError("image_file", report.status().message());
     if (!report->ok()) return fieldError("image_file", report->violations.front().message);
     auto mat = decodeImage(bytes);
