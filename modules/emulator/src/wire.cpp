@@ -1,7 +1,6 @@
 #include "wire.hpp"
 
 #include <cmath>
-#include <limits>
 
 #include <rapidjson/document.h>
 
@@ -121,7 +120,7 @@ Result<cv::Mat> loadImage(const std::string& field, const std::string& text,
             return fieldError(field, "not valid base64 (" + decoded.status().message() + ")");
         bytes = std::move(decoded).value();
     }
-    auto report = check(bytes, ImageLimits::forEndpoint(endpoint));
+    auto report = check(bytes, remote::endpointRules(endpoint).input);
     if (!report.ok()) return fieldError(field, report.status().message());
     if (!report->ok()) return fieldError(field, report->violations.front().message);
     auto mat = decodeImage(bytes);
@@ -134,19 +133,6 @@ Result<std::vector<cv::Mat>> collect(Result<TaskOutput> out) {
     std::vector<cv::Mat> mats;
     for (auto& im : out->images) mats.push_back(im.image);
     return mats;
-}
-
-/** Ideogram's upscale input: JPEG, PNG or WebP up to 10 MB (its OpenAPI; its page says 25 MB,
- * the stricter is kept). Unlike Kling it states no side or aspect rule: small images are what
- * people upscale, so none is applied (only the decoder's pixel budget). */
-ImageLimits upscaleInputLimits() {
-    ImageLimits l = ImageLimits::forEndpoint(Endpoint::UPSCALE);
-    l.formats = {ImageFormat::JPEG, ImageFormat::PNG, ImageFormat::WEBP};
-    l.maxBytes = 10'000'000;
-    l.minSide = 1;
-    l.minAspect = 0.0;
-    l.maxAspect = std::numeric_limits<double>::infinity();
-    return l;
 }
 
 Renderer fastRenderer(cv::Size size, int type, int count) {
@@ -424,7 +410,9 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
         getEnum(doc, "magic_prompt_option", &req.magicPrompt, &parseMagicPrompt, "AUTO, ON, OFF"));
     if (!imageFile || imageFile->empty()) return fieldError("image_file", "is required");
     const std::vector<uint8_t> bytes(imageFile->begin(), imageFile->end());
-    auto report = check(bytes, upscaleInputLimits());
+    // Ideogram's rules (JPEG/PNG/WebP, 10^7 bytes, no side or aspect rule), from the provider
+    // layer's table that the client checks against too.
+    auto report = check(bytes, remote::endpointRules(Endpoint::UPSCALE).input);
     if (!report.ok()) return fieldError("image_file", report.status().message());
     if (!report->ok()) return fieldError("image_file", report->violations.front().message);
     auto mat = decodeImage(bytes);
