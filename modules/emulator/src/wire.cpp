@@ -423,6 +423,8 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
         getEnum(doc, "magic_prompt_option", &req.magicPrompt, &parseMagicPrompt, "AUTO, ON, OFF"));
     if (!imageFile || imageFile->empty()) return fieldError("image_file", "is required");
     const std::vector<uint8_t> bytes(imageFile->begin(), imageFile->end());
+    // Ideogram's rules (JPEG/PNG/WebP, 10^7 bytes, no side or aspect rule), from the provider
+    // layer's table that the client checks against too.
     auto report = check(bytes, remote::endpointRules(Endpoint::UPSCALE).input);
     if (!report.ok()) return fieldError("image_file", report.status().message());
     if (!report->ok()) return fieldError("image_file", report->violations.front().message);

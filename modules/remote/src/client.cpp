@@ -332,7 +332,8 @@ void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, Cr
     auto build = [weak, job, r, profile = p_.profile](ImageSource src) {
         auto engine = weak.lock();
         if (!engine || !engine->alive()->load()) return;
-        auto enc = detail::encodeImage(src, "image", Operation::UPSCALE);
+        auto enc =
+            detail::encodeImage(src, "image_file", endpointRules(profile, Endpoint::UPSCALE));
         if (!enc.ok()) {
             engine->fail(job, enc.status());
             return;

@@ -31,25 +31,23 @@ const ModelCaps& modelOrDefault(Endpoint e, const std::string& name) {
 }  // namespace
 
 // The one place images are prepared for upload: core's preflight conform() (pass-through of
-// compliant bytes, otherwise decode → fix → encode within the endpoint's limits). For expand and
-// upscale the geometry must stay the caller's (a result maps back onto the input), so a too
-// small or too elongated image is refused (INVALID_ARGUMENT naming the rule) instead of padded;
-// a too large one is scaled down, which keeps every ratio. Generation and omni references may be
-// fixed freely.
-Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Operation op) {
+// compliant bytes, otherwise decode → fix → encode within the endpoint's limits at this
+// provider). Where the result maps back onto the input (expand, upscale) the geometry stays the
+// caller's: an image breaking a side or aspect rule is refused (INVALID_ARGUMENT naming the rule)
+// instead of padded; a too large one is scaled down, which keeps every ratio. Generation and
+// omni references may be fixed freely.
+Result<EncodedImage> encodeImage(const ImageSource& src, const char* field,
+                                 const EndpointRules& rules) {
     ConformPolicy policy;
-    if (op == Operation::EXPAND || op == Operation::UPSCALE) {
+    if (rules.keepsGeometry) {
         policy.small = ConformPolicy::Small::FAIL;
         policy.aspect = ConformPolicy::Aspect::FAIL;
     }
-    const Endpoint ep = op == Operation::EXPAND     ? Endpoint::EXPAND
-                        : op == Operation::GENERATE ? Endpoint::GENERATE
-                        : op == Operation::OMNI     ? Endpoint::OMNI
-                                                    : Endpoint::UPSCALE;
-    auto prepared = conform(src, ImageLimits::forEndpoint(ep), policy);
+    auto prepared = conform(src, rules.input, policy);
     if (!prepared.ok()) {
         const Status st = prepared.status();
-        return Status(st.code(), std::string(field) + ": " + st.message());
+        return Status(st.code(), std::string(field) + ": " + st.message() + " (" + rules.api + " " +
+                                     toString(rules.endpoint) + " input rules)");
     }
     EncodedImage out;
     out.passedThrough = prepared->passthrough;
@@ -60,9 +58,10 @@ Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Oper
 
 namespace {
 
-Result<std::string> imageField(const ImageSource& src, const char* field, Operation op) {
+Result<std::string> imageField(const Profile& p, const ImageSource& src, const char* field,
+                               Endpoint e) {
     if (!src.url.empty()) return src.url;
-    auto enc = encodeImage(src, field, op);
+    auto enc = encodeImage(src, field, endpointRules(p, e));
     if (!enc.ok()) return enc.status();
     return base64Encode(enc->bytes);
 }
@@ -102,7 +101,7 @@ void writeCommon(Writer& w, const Profile& p, const TaskOptions& t, const std::s
 }  // namespace
 
 Result<std::string> expandBody(const Profile& p, const ExpandRequest& r, const std::string& ext) {
-    auto img = imageField(r.image, "image", Operation::EXPAND);
+    auto img = imageField(p, r.image, "image", Endpoint::EXPAND);
     if (!img.ok()) return img.status();
     rapidjson::StringBuffer sb;
     Writer w(sb);
@@ -143,7 +142,7 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
         writeStr(w, r.negativePrompt);
     }
     if (!r.image.empty()) {
-        auto img = imageField(r.image, "image", Operation::GENERATE);
+        auto img = imageField(p, r.image, "image", Endpoint::GENERATE);
         if (!img.ok()) return img.status();
         writeKey(w, p, "image");
         writeStr(w, *img);
@@ -187,7 +186,7 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
         w.StartArray();
         for (size_t i = 0; i < r.images.size(); ++i) {
             const std::string field = "image_list[" + std::to_string(i) + "]";
-            auto img = imageField(r.images[i], field.c_str(), Operation::OMNI);
+            auto img = imageField(p, r.images[i], field.c_str(), Endpoint::OMNI);
             if (!img.ok()) return img.status();
             w.StartObject();
             w.Key("image");
