@@ -171,7 +171,8 @@ void ServerImpl::serveApi(const httplib::Request& req, const Route& route, const
         route.family == Family::KLING
             ? Dialect::KLING
             : (p_.aggregatorStrict ? Dialect::AGGREGATOR_STRICT : Dialect::AGGREGATOR),
-        req.body, [&](const std::string& url) { return fetchOwn(req, url); }, engine_, p_.render);
+        req.body, [&](const std::string& url) { return fetchOwn(req, url); }, engine_, p_.render,
+        p_.strict);
     if (!parsed.ok()) {
         envelopeError(res, route.family, 400, parsed.status().providerCode(),
                       parsed.status().message(), rid);
@@ -226,7 +227,8 @@ void ServerImpl::upscale(const httplib::Request& req, const Route& route, const 
     const bool hasRequest = req.has_file("image_request");
     if (hasRequest) requestText = req.get_file_value("image_request").content;
     if (req.has_file("image_file")) fileBytes = req.get_file_value("image_file").content;
-    auto parsed = parseUpscale(hasRequest ? &requestText : nullptr, &fileBytes, p_.upscaleFactor);
+    auto parsed =
+        parseUpscale(hasRequest ? &requestText : nullptr, &fileBytes, p_.upscaleFactor, p_.strict);
     if (!parsed.ok()) {
         envelopeError(res, route.family, 400, parsed.status().providerCode(),
                       parsed.status().message(), rid);

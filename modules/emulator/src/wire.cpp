@@ -11,6 +11,7 @@
 #include "cvgen/local/synthesize.hpp"
 #include "cvgen/local/upscale.hpp"
 #include "cvgen/remote/capabilities.hpp"
+#include "strict.hpp"
 
 namespace cvgen::emulator::detail {
 namespace {
@@ -297,9 +298,15 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
                                   "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9, auto"));
     req.aspectRatio = aspect;
     int64_t series = req.seriesAmount;
-    CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
-    if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
-        return fieldError("series_amount", "must be in [2,9], got " + std::to_string(series));
+    const Value* amount = member(obj, "series_amount");
+    if (amount && amount->IsString() && amount->GetString() == std::string("auto")) {
+        series = OmniRequest::kSeriesAuto;  // the model decides (UPD 04/27/2026)
+    } else {
+        CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
+        if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
+            return fieldError("series_amount",
+                              "must be in [2,9] or \"auto\", got " + std::to_string(series));
+    }
     req.seriesAmount = static_cast<int>(series);
     CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out, false));
     if (const Value* list = member(obj, "element_list")) {
@@ -333,7 +340,11 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     }
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
     out.resultType = toString(req.resultType);
-    if (req.resultType == OmniResultType::SERIES) out.slots = req.seriesAmount;
+    // "auto" renders the documented default amount, as the offline engine does.
+    const int seriesCount = req.seriesAmount == OmniRequest::kSeriesAuto
+                                ? OmniRequest().seriesAmount
+                                : req.seriesAmount;
+    if (req.resultType == OmniResultType::SERIES) out.slots = seriesCount;
     if (mode == RenderMode::FAST) {
         // As the offline engine: AUTO takes the first input image's aspect (1:1 without one).
         const cv::Size size =
@@ -343,9 +354,8 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
                                                                  double(req.images[0].mat.rows),
                                         req.resolution)
                 : local::generationSize(*req.aspectRatio, req.resolution);
-        out.render =
-            fastRenderer(size, CV_8UC3,
-                         req.resultType == OmniResultType::SERIES ? req.seriesAmount : req.task.n);
+        out.render = fastRenderer(
+            size, CV_8UC3, req.resultType == OmniResultType::SERIES ? seriesCount : req.task.n);
         return out;
     }
     out.render = [engine, req](bool wm) { return encodeImages(collect(engine->omni(req)), wm); };
@@ -356,13 +366,15 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
 
 Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
                                  const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode,
+                                 bool strict) {
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
     if (doc.HasParseError() || !doc.IsObject())
         return invalidArgument("invalid request: the body must be a JSON object")
             .withProviderCode(1200)
             .withHttpStatus(400);
+    if (strict) CVGEN_RETURN_IF_ERROR(checkCapabilities(kind, doc));
     switch (kind) {
         case TaskKind::EXPAND:
             return parseExpand(doc, dialect, fetch, engine, mode);
@@ -377,7 +389,7 @@ Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::stri
 }
 
 Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::string* imageFile,
-                                   double factor) {
+                                   double factor, bool strict) {
     ParsedUpscale out;
     UpscaleRequest& req = out.request;
     req.scale = factor;
@@ -386,6 +398,7 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
     doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
     if (doc.HasParseError() || !doc.IsObject())
         return fieldError("image_request", "must be a JSON object");
+    if (strict) CVGEN_RETURN_IF_ERROR(checkCapabilities(TaskKind::UPSCALE, doc));
     CVGEN_RETURN_IF_ERROR(getString(doc, "prompt", &req.prompt));
     int64_t v = req.resemblance;
     CVGEN_RETURN_IF_ERROR(getInt(doc, "resemblance", &v, false));
