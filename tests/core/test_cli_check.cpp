@@ -1,11 +1,10 @@
 // `cvgen check` end to end: runs the built CLI on files made here.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "cli_run.hpp"
 #include "core/test_image_util.hpp"
 #include "cvgen/core/codec.hpp"
 
@@ -13,22 +12,10 @@ using cvgen::testutil::TempDir;
 
 namespace {
 
-struct CliRun {
-    int exitCode = -1;
-    std::string out;
-};
+using CliRun = cvgen::testutil::CommandRun;
 
 CliRun runCli(const std::string& args) {
-    CliRun r;
-    const std::string cmd = std::string(CVGEN_CLI_PATH) + " " + args + " 2>/dev/null";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.exitCode = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return cvgen::testutil::runCvgen(args);
 }
 
 }  // namespace

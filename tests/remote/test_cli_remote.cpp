@@ -1,9 +1,8 @@
 // The cvgen CLI against the emulator on loopback: the upscale of a small image that used to be
 // refused, Ideogram's upscale flags on the wire, the no-effect and legacy-model warnings, and a
 // request the model cannot serve refused before any network call.
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -11,6 +10,7 @@
 #include <rapidjson/document.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli_run.hpp"
 #include "cvgen/emulator.hpp"
 #include "cvgen/remote.hpp"
 
@@ -21,22 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-struct CliRun {
-    int exitCode = -1;
-    std::string out;  ///< stdout and stderr together
-};
+using CliRun = testutil::CommandRun;
 
+/** The CLI with `env` (VAR=value …) before it, stdout and stderr together. */
 CliRun run(const std::string& env, const std::string& args) {
-    CliRun r;
-    const std::string cmd = env + " " + std::string(CVGEN_CLI_PATH) + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.exitCode = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return testutil::runCommand(env + " " + std::string(CVGEN_CLI_PATH) + " " + args + " 2>&1");
 }
 
 class CliRemote : public ::testing::Test {
@@ -81,14 +70,8 @@ protected:
     /** The emulator's summary of the last requests it received (its multipart parts' fields
      * included), as JSON text. */
     std::string lastRequest() const {
-        const std::string cmd = "curl -s " + srv_->baseUrl() + "/_emulator/requests?limit=10";
-        FILE* p = ::popen(cmd.c_str(), "r");
-        std::string body;
-        char buf[4096];
-        size_t n = 0;
-        while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) body.append(buf, n);
-        if (p) ::pclose(p);
-        return body;
+        return testutil::runCommand("curl -s " + srv_->baseUrl() + "/_emulator/requests?limit=10")
+            .out;
     }
 
     fs::path dir_;

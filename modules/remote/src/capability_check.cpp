@@ -201,20 +201,23 @@ RequestFeatures features(const OmniRequest& r) {
     return f;
 }
 
-RequestFeatures features(const ExpandRequest& r) {
+namespace {
+/** Expand and upscale: one input image and a result count, no model. */
+RequestFeatures oneImage(Endpoint e, const ImageSource& image, int n) {
     RequestFeatures f;
-    f.endpoint = Endpoint::EXPAND;
-    f.images = r.image.empty() ? 0 : 1;
-    f.n = r.task.n;
+    f.endpoint = e;
+    f.images = image.empty() ? 0 : 1;
+    f.n = n;
     return f;
+}
+}  // namespace
+
+RequestFeatures features(const ExpandRequest& r) {
+    return oneImage(Endpoint::EXPAND, r.image, r.task.n);
 }
 
 RequestFeatures features(const UpscaleRequest& r) {
-    RequestFeatures f;
-    f.endpoint = Endpoint::UPSCALE;
-    f.images = r.image.empty() ? 0 : 1;
-    f.n = r.numImages;
-    return f;
+    return oneImage(Endpoint::UPSCALE, r.image, r.numImages);
 }
 
 namespace {
