@@ -8,12 +8,13 @@
 // Ideal wall time = ceil(N/C) * L. Printed per client: wall, wall / ideal, CPU per task (this
 // process's rusage for cvgen: HTTP, JSON, base64, decode, compose, write; the Python child's
 // rusage for the script), queries per task (the emulator's own request counts) and slot occupancy
-// (N * L / Σ per-item slot-held time, the provider's mean task time over the time each slot was
-// held; for cvgen only, from the report's step timings), then cvgen / python ratios.
+// (Σ task run time, from the emulator's stats, over Σ time the client held provider slots, from
+// each item's "provider-slots" timing: create → the provider reported it finished; cvgen only),
+// then cvgen / python ratios.
 //
 // Usage: bench_batch [--n=200] [--latency=0.5] [--latency-sd=0] [--concurrency=50]
 //                    [--clients=cvgen,python] [--render=full|fast] [--callbacks]
-//                    [--in=400x300] [--out=600x400] [--repeat=1] [--cvgen=PATH]
+//                    [--in=400x300] [--out=600x400] [--repeat=1] [--max-qps=Q] [--cvgen=PATH]
 // PATH defaults to ../apps/cvgen/cvgen next to this executable (the build tree layout).
 // Prints "RESULT key=value …" lines for scripts/bench.sh.
 // BENCH_BATCH_DEBUG=1 prints every item's size, attempts and step timings to stderr.
@@ -58,6 +59,7 @@ struct Options {
     bool callbacks = false;  ///< cvgen only: a callback receiver, the emulator posts to it
     cv::Size in{400, 300}, out{600, 400};
     int repeat = 1;
+    double maxQps = -1;  ///< cvgen's PollPolicy::maxQueriesPerSecond (-1 = the default)
     std::string cvgen;
     std::string python = "/usr/bin/python3";
     std::string script;  // bench/py_baseline.py in the source tree
@@ -186,14 +188,16 @@ struct RunResult {
     double wall = 0, clientCpu = 0, emulatorCpu = 0;
     size_t done = 0, failed = 0;
     double queriesPerTask = 0;
-    double slotHeld = 0;   ///< Σ per-item time from the first create to the decoded result (s)
+    double slotHeld = 0;   ///< Σ per-item time provider slots were held (s)
+    double taskTime = 0;   ///< Σ run time of the emulator's finished tasks (s)
     int maxThreads = 0;    ///< cvgen: most threads of this process seen during the run
     double peakRssMb = 0;  ///< cvgen: this process's peak RSS (VmHWM) after the run
     std::string firstError;
 };
 
 /** GET <url>/_emulator/stats → task queries (GET on the expand route by id) and creates. */
-void emulatorCounts(const std::string& url, int64_t* queries, int64_t* creates) {
+void emulatorCounts(const std::string& url, int64_t* queries, int64_t* creates,
+                    double* taskSeconds) {
     auto t = cvgen::remote::createCurlTransport();
     cvgen::remote::HttpRequest req;
     req.url = url + "/_emulator/stats";
@@ -201,7 +205,10 @@ void emulatorCounts(const std::string& url, int64_t* queries, int64_t* creates) 
     rapidjson::Document d;
     d.Parse(resp.body.c_str());
     *queries = *creates = 0;
+    *taskSeconds = 0;
     if (!d.IsObject() || !d.HasMember("requests_by_route")) return;
+    if (d.HasMember("finished_ms") && d["finished_ms"].IsInt64())
+        *taskSeconds = double(d["finished_ms"].GetInt64()) / 1000.0;
     for (const auto& m : d["requests_by_route"].GetObject()) {
         const std::string k = m.name.GetString();
         if (k == "GET /kling/v1/images/editing/expand/{id}") *queries += m.value.GetInt64();
@@ -217,6 +224,7 @@ RunResult runCvgen(const Options& o, Emulator& emu, const fs::path& in, const fs
     rp.apiKey = "bench-key";
     rp.proxy = "none";
     rp.maxSlots = o.concurrency;
+    if (o.maxQps >= 0) rp.poll.maxQueriesPerSecond = o.maxQps;
     if (o.callbacks) rp.callbackListen = "127.0.0.1:0";
     rp.deadline = std::chrono::minutes(30);
     auto provider = cvgen::remote::createProvider(rp);
@@ -238,7 +246,7 @@ RunResult runCvgen(const Options& o, Emulator& emu, const fs::path& in, const fs
     bp.onItem = [&](const cvgen::stages::ItemReport& it) {
         if (it.status == cvgen::stages::ItemStatus::FAILED && firstError.empty())
             firstError = std::string(cvgen::codeName(it.code)) + ": " + it.message;
-        auto st = it.timings.find("expand-to-target");
+        auto st = it.timings.find("provider-slots");
         if (st != it.timings.end()) held += st->second / 1000.0;
         if (std::getenv("BENCH_BATCH_DEBUG")) {
             std::string t;
@@ -344,7 +352,7 @@ RunResult runOnce(const Options& o, const std::string& client, const fs::path& i
     fs::remove_all(out, ec);
     r = client == "cvgen" ? runCvgen(o, emu, in, out) : runPython(o, emu, in, out);
     int64_t queries = 0, creates = 0;
-    emulatorCounts(emu.url(), &queries, &creates);
+    emulatorCounts(emu.url(), &queries, &creates, &r.taskTime);
     r.queriesPerTask = creates > 0 ? double(queries) / double(creates) : 0;
     r.emulatorCpu = emu.stop();
     return r;
@@ -376,6 +384,8 @@ int main(int argc, char** argv) {
             o.render = v8;
         else if (std::strcmp(argv[i], "--callbacks") == 0)
             o.callbacks = true;
+        else if (const char* q = val("--max-qps="))
+            o.maxQps = std::atof(q);
         else if (const char* v9 = val("--in="))
             std::sscanf(v9, "%dx%d", &o.in.width, &o.in.height);
         else if (const char* v10 = val("--out="))
@@ -429,7 +439,7 @@ int main(int argc, char** argv) {
         std::vector<RunResult> runs;
         for (int rep = 0; rep < o.repeat; ++rep) {
             RunResult r = runOnce(o, client, tmp / "in", tmp / "out");
-            const double occ = r.slotHeld > 0 ? o.n * o.latency / r.slotHeld : 0;
+            const double occ = r.slotHeld > 0 ? r.taskTime / r.slotHeld : 0;
             std::printf("%-7s %4d %9.3f %8.3f %14.3f %14.3f %10.2f %10.3f %6zu\n", client.c_str(),
                         rep + 1, r.wall, r.wall / ideal, r.clientCpu * 1e3 / o.n,
                         r.emulatorCpu * 1e3 / o.n, r.queriesPerTask, occ, r.done);
@@ -453,8 +463,8 @@ int main(int argc, char** argv) {
             "queries_per_task=%.2f occupancy=%.3f max_threads=%d peak_rss_mb=%.1f runs=%zu\n",
             client.c_str(), o.n, o.latency, o.latencySd, o.concurrency, med.wall, ideal,
             med.wall / ideal, med.clientCpu * 1e3 / o.n, med.emulatorCpu * 1e3 / o.n,
-            med.queriesPerTask, med.slotHeld > 0 ? o.n * o.latency / med.slotHeld : 0,
-            med.maxThreads, med.peakRssMb, runs.size());
+            med.queriesPerTask, med.slotHeld > 0 ? med.taskTime / med.slotHeld : 0, med.maxThreads,
+            med.peakRssMb, runs.size());
     }
     if (median.count("cvgen") && median.count("python")) {
         const RunResult& c = median["cvgen"];

@@ -1,9 +1,12 @@
-// libFuzzer target: the emulator's Kling JWT checks (modules/emulator/src/crypto.cpp, private).
+// libFuzzer target: the emulator's Kling JWT checks (modules/emulator/src/crypto.cpp, private)
+// and core's base64url decoder under them.
 #include <cstdint>
 #include <string_view>
 
 #include "crypto.hpp"
+#include "cvgen/core/base64.hpp"
 
+using cvgen::base64UrlDecode;
 using namespace cvgen::emulator::detail;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

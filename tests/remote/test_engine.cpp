@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -166,27 +167,41 @@ TEST(Remote_Engine, compliantBytesGoOnTheWireUnchanged) {
     EXPECT_EQ(*sent, jpeg);  // byte-identical: no decode, no re-encode
 }
 
+/** A fake provider whose tasks finish `after` their create (ids t0, t1, …), each with one
+ * result image; counts queries per task. `edit` may rewrite a query's answer body. */
+struct TimedProvider {
+    explicit TimedProvider(std::chrono::milliseconds a) : after(a) {}
+    std::function<HttpResponse(const HttpRequest&)> handler() {
+        return [this](const HttpRequest& r) {
+            if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
+            std::lock_guard<std::mutex> lock(mu);
+            if (r.method == HttpMethod::POST) {
+                const std::string id = "t" + std::to_string(createdAt.size());
+                createdAt[id] = std::chrono::steady_clock::now();
+                return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
+            }
+            const std::string id = r.url.substr(r.url.rfind('/') + 1);
+            ++queries[id];
+            const bool done = std::chrono::steady_clock::now() - createdAt[id] >= after;
+            std::string body = taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0);
+            if (edit) body = edit(std::move(body), done);
+            return jsonResponse(200, envelope(body));
+        };
+    }
+    const std::chrono::milliseconds after;
+    std::function<std::string(std::string body, bool done)> edit;
+    std::mutex mu;
+    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
+    std::map<std::string, int> queries;
+    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
+};
+
 TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
     // 300 tasks in flight at once, each taking ~300 ms at the "provider": the engine waits for
     // all of them on its one loop thread (plus the CPU pool), not one thread per task.
     auto wire = cv::makePtr<FakeTransport>();
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
-    std::atomic<int> ids{0};
-    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
-    wire->handler = [&](const HttpRequest& r) {
-        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.method == HttpMethod::POST) {
-            const std::string id = "t" + std::to_string(ids++);
-            createdAt[id] = std::chrono::steady_clock::now();
-            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
-        }
-        const std::string id = r.url.substr(r.url.rfind('/') + 1);
-        const bool done = std::chrono::steady_clock::now() - createdAt[id] >= 300ms;
-        return jsonResponse(
-            200, envelope(taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0)));
-    };
+    TimedProvider provider(300ms);
+    wire->handler = provider.handler();
     auto params = fakeParams(wire);
     params.poll.firstDelay = 100ms;
     params.poll.interval = 100ms;
@@ -221,29 +236,15 @@ TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {
     // Every task takes 200 ms at the provider (its own created_at/updated_at say so). After a
     // few tasks the engine polls near 200 ms, not on the fixed schedule.
     auto wire = cv::makePtr<FakeTransport>();
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> createdAt;
-    std::map<std::string, int> queries;
-    std::atomic<int> ids{0};
-    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
-    wire->handler = [&](const HttpRequest& r) {
-        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.method == HttpMethod::POST) {
-            const std::string id = "t" + std::to_string(ids++);
-            createdAt[id] = std::chrono::steady_clock::now();
-            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
-        }
-        const std::string id = r.url.substr(r.url.rfind('/') + 1);
-        ++queries[id];
-        const bool done = std::chrono::steady_clock::now() - createdAt[id] >= 200ms;
-        std::string body = taskJson(id, done ? "succeed" : "processing", "", done ? 1 : 0);
+    TimedProvider provider(200ms);
+    provider.edit = [](std::string body, bool done) {
         // The provider's clock: created 1700000000000, updated 200 ms later when done.
         const std::string from = "\"updated_at\":1700000001000";
         body.replace(body.find(from), from.size(),
                      std::string("\"updated_at\":") + (done ? "1700000000200" : "1700000000100"));
-        return jsonResponse(200, envelope(body));
+        return body;
     };
+    wire->handler = provider.handler();
     auto params = fakeParams(wire);
     params.poll.adaptive = true;
     params.poll.firstDelay = 20ms;  // before learning: every 20 ms (~10 queries per task)
@@ -255,10 +256,71 @@ TEST(Remote_Engine, adaptivePollingLearnsTheTaskTime) {
     const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
     for (int i = 0; i < 4; ++i)
         ASSERT_TRUE((*p)->expand(expandOf(ImageSource::fromMat(input))).ok());
-    std::lock_guard<std::mutex> lock(mu);
-    EXPECT_GE(queries["t0"], 8);
+    std::lock_guard<std::mutex> lock(provider.mu);
+    EXPECT_GE(provider.queries["t0"], 8);
     // Learned from three tasks: the fourth is queried at the learned time, once or twice.
-    EXPECT_LE(queries["t3"], 2) << "queries of the 4th task";
+    EXPECT_LE(provider.queries["t3"], 2) << "queries of the 4th task";
+}
+
+TEST(Remote_Engine, aFinishedTaskFreesItsSlotBeforeItsResultIsDownloaded) {
+    // One provider slot. The first task's result download hangs; the provider already said the
+    // task finished, so its slot is free: the second task is created meanwhile, and the first
+    // call's onRemoteDone comes before its completion.
+    auto wire = cv::makePtr<FakeTransport>();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    int creates = 0;
+    const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
+    wire->handler = [&](const HttpRequest& r) {
+        std::unique_lock<std::mutex> lock(mu);
+        if (r.url.rfind("http://fake/img/t0/", 0) == 0) {
+            cv.wait_for(lock, 10s, [&] { return release; });
+            return imageResponse(png);
+        }
+        if (r.url.rfind("http://fake/img/", 0) == 0) return imageResponse(png);
+        if (r.method == HttpMethod::POST) {
+            const std::string id = "t" + std::to_string(creates++);
+            cv.notify_all();
+            return jsonResponse(200, envelope(taskJson(id, "submitted", "")));
+        }
+        const std::string id = r.url.substr(r.url.rfind('/') + 1);
+        return jsonResponse(
+            200, envelope(taskJson(id, "succeed", "", 1, "http://fake/img/" + id + "/")));
+    };
+    auto params = fakeParams(wire);
+    params.maxSlots = 1;
+    auto p = createProvider(params);
+    ASSERT_TRUE(p.ok());
+    const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
+    std::promise<Result<TaskOutput>> first, second;
+    std::atomic<int> remoteDoneBeforeCompletion{0};
+    std::atomic<bool> completed0{false};
+    CallOptions o0;
+    o0.onRemoteDone = [&] {
+        if (!completed0.load()) ++remoteDoneBeforeCompletion;
+    };
+    (*p)->expandAsync(expandOf(ImageSource::fromMat(input)), o0, [&](Result<TaskOutput> r) {
+        completed0 = true;
+        first.set_value(std::move(r));
+    });
+    (*p)->expandAsync(expandOf(ImageSource::fromMat(input)), CallOptions(),
+                      [&](Result<TaskOutput> r) { second.set_value(std::move(r)); });
+    {
+        std::unique_lock<std::mutex> lock(mu);
+        // The first task's result cannot have arrived yet: its download waits for `release`.
+        ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return creates == 2; }))
+            << "the second task was not created while the first one's result was downloading";
+        EXPECT_FALSE(completed0.load());
+        release = true;
+        cv.notify_all();
+    }
+    auto r0 = first.get_future().get();
+    auto r1 = second.get_future().get();
+    ASSERT_TRUE(r0.ok()) << r0.status().toString();
+    ASSERT_TRUE(r1.ok()) << r1.status().toString();
+    EXPECT_EQ(remoteDoneBeforeCompletion.load(), 1);
+    EXPECT_EQ(creates, 2);
 }
 
 TEST(Remote_Engine, cancelAbortsInFlightTransfersAtOnce) {

@@ -144,4 +144,30 @@ Result<std::vector<uint8_t>> base64Decode(std::string_view text) {
     return out;
 }
 
+std::string base64UrlEncode(std::string_view bytes) {
+    std::string s = base64Encode(bytes);
+    while (!s.empty() && s.back() == '=') s.pop_back();
+    for (char& c : s) {
+        if (c == '+') c = '-';
+        if (c == '/') c = '_';
+    }
+    return s;
+}
+
+Result<std::string> base64UrlDecode(std::string_view text) {
+    std::string s(text);
+    for (char& c : s) {
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (c == '+' || c == '/' || c == ':' || c == ';' || c == ',')
+            return invalidArgument("not base64url");
+    }
+    while (s.size() % 4 != 0) s.push_back('=');
+    auto bytes = base64Decode(s);
+    if (!bytes.ok()) return bytes.status();
+    return std::string(bytes->begin(), bytes->end());
+}
+
 }  // namespace cvgen

@@ -21,8 +21,21 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::post(std::function<void()> job) {
+    enqueue(std::move(job), false);
+}
+
+void WorkerPool::postUrgent(std::function<void()> job) {
+    enqueue(std::move(job), true);
+}
+
+void WorkerPool::enqueue(std::function<void()> job, bool urgent) {
     std::lock_guard<std::mutex> lock(mu_);
-    jobs_.push_back(std::move(job));
+    if (urgent) {
+        jobs_.insert(jobs_.begin() + std::ptrdiff_t(urgent_), std::move(job));
+        ++urgent_;
+    } else {
+        jobs_.push_back(std::move(job));
+    }
     // Start a thread when every live one is busy and the bound allows it.
     if (idleCount_ < jobs_.size() && (max_ == 0 || alive_ < max_)) {
         ++alive_;
@@ -59,6 +72,7 @@ void WorkerPool::run() {
         }
         std::function<void()> job = std::move(jobs_.front());
         jobs_.pop_front();
+        if (urgent_ > 0) --urgent_;
         lock.unlock();
         job();
         job = nullptr;  // destroy captures outside the lock

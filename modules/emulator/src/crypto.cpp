@@ -1,53 +1,13 @@
 #include "crypto.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 
 #include "cvgen/core/base64.hpp"
+#include "cvgen/core/hmac.hpp"
 #include "cvgen/emulator/server.hpp"
 
 namespace cvgen::emulator {
 namespace detail {
-
-std::vector<uint8_t> hmacSha256(const void* key, size_t keyLen, std::string_view data) {
-    std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
-    unsigned int len = 0;
-    // A zero-length key still needs a valid pointer for OpenSSL.
-    static const unsigned char kEmpty = 0;
-    HMAC(EVP_sha256(), keyLen ? key : &kEmpty, static_cast<int>(keyLen),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
-    out.resize(len);
-    return out;
-}
-
-std::string base64UrlEncode(std::string_view bytes) {
-    std::string s = base64Encode(bytes);
-    while (!s.empty() && s.back() == '=') s.pop_back();
-    for (char& c : s) {
-        if (c == '+') c = '-';
-        if (c == '/') c = '_';
-    }
-    return s;
-}
-
-Result<std::string> base64UrlDecode(std::string_view text) {
-    std::string s(text);
-    for (char& c : s) {
-        if (c == '-')
-            c = '+';
-        else if (c == '_')
-            c = '/';
-        else if (c == '+' || c == '/')
-            return invalidArgument("not base64url");
-    }
-    while (s.size() % 4 != 0) s.push_back('=');
-    if (!s.empty() && s.rfind("data:", 0) == 0) return invalidArgument("not base64url");
-    auto bytes = base64Decode(s);
-    if (!bytes.ok()) return bytes.status();
-    return std::string(bytes->begin(), bytes->end());
-}
 
 bool looksLikeJwt(std::string_view token) {
     size_t dots = 0;
@@ -131,8 +91,7 @@ JwtCheck verifyKlingJwt(std::string_view token, const std::string& accessKey,
         return r;
     }
     const std::string_view signingInput = token.substr(0, parts[0].size() + 1 + parts[1].size());
-    const auto mac = hmacSha256(secretKey.data(), secretKey.size(), signingInput);
-    if (sig->size() != mac.size() || CRYPTO_memcmp(sig->data(), mac.data(), mac.size()) != 0)
+    if (!constantTimeEqual(*sig, hmacSha256(secretKey, signingInput)))
         return invalid("signature mismatch");
     int64_t exp = 0, nbf = 0;
     bool hasExp = false, hasNbf = false;
@@ -163,8 +122,8 @@ Result<std::string> webhookSignature(const std::string& secret, const std::strin
     if (!key.ok() || key->empty())
         return invalidArgument("webhook secret: not base64 after whsec_");
     const std::string signed_ = msgId + "." + std::to_string(timestampSeconds) + "." + body;
-    const auto mac = detail::hmacSha256(key->data(), key->size(), signed_);
-    return "v1," + base64Encode(mac);
+    const std::string k(key->begin(), key->end());
+    return "v1," + base64Encode(hmacSha256(k, signed_));
 }
 
 }  // namespace cvgen::emulator

@@ -1,4 +1,4 @@
-// Internal: HMAC-SHA256, base64url, Kling JWT verification, Standard Webhooks signing.
+// Internal: Kling JWT verification, Standard Webhooks signing (HMAC and base64url: core).
 #ifndef CVGEN_EMULATOR_SRC_CRYPTO_HPP
 #define CVGEN_EMULATOR_SRC_CRYPTO_HPP
 
@@ -10,12 +10,6 @@
 #include "cvgen/core/status.hpp"
 
 namespace cvgen::emulator::detail {
-
-std::vector<uint8_t> hmacSha256(const void* key, size_t keyLen, std::string_view data);
-
-std::string base64UrlEncode(std::string_view bytes);
-/** @brief Decodes unpadded (or padded) base64url; INVALID_ARGUMENT on bad input. */
-Result<std::string> base64UrlDecode(std::string_view text);
 
 /** @brief Outcome of checking a Kling JWT: the provider code (0 = valid) and the `iss`. */
 struct JwtCheck {

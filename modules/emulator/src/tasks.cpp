@@ -501,6 +501,8 @@ void TaskStore::finish(const std::string& taskId) {
     t.updatedMs = t.startedMs + t.times.endMs;
     if (rendered) t.updatedMs = std::max(t.updatedMs, nowMs());
     t.holdsSlots = false;
+    ++finished_;
+    finishedMs_ += t.updatedMs - t.startedMs;
     if (failure.empty()) {
         for (size_t i = 0; i < results.images.size(); ++i) {
             const std::string prefix =
@@ -599,6 +601,10 @@ std::string TaskStore::statsMembers() const {
         w.Int64(counts[s]);
     }
     w.EndObject();
+    w.Key("finished");  // tasks that ended, and the sum of their run times (slots held)
+    w.Int64(finished_);
+    w.Key("finished_ms");
+    w.Int64(finishedMs_);
     int slots = 0;
     for (const auto& [id, t] : tasks_)
         if (t->holdsSlots) slots += t->spec.slots;

@@ -189,6 +189,7 @@ private:
     std::multimap<std::chrono::steady_clock::time_point, Event> events_;
     uint64_t seq_ = 0;
     int64_t creates_ = 0;
+    int64_t finished_ = 0, finishedMs_ = 0;  // ended tasks and Σ of their run times
     std::map<std::string, int64_t> createsByExternal_;
     std::thread clock_;
 

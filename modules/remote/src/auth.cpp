@@ -1,11 +1,9 @@
 #include "cvgen/remote/auth.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <mutex>
 
 #include "cvgen/core/base64.hpp"
+#include "cvgen/core/hmac.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -31,24 +29,6 @@ std::optional<AuthStyle> parseAuthStyle(const std::string& s) noexcept {
 }
 
 namespace {
-
-std::string base64Url(const std::string& bytes) {
-    std::string s = base64Encode(bytes);
-    while (!s.empty() && s.back() == '=') s.pop_back();
-    for (char& c : s) {
-        if (c == '+') c = '-';
-        if (c == '/') c = '_';
-    }
-    return s;
-}
-
-std::string hmacSha256(const std::string& key, const std::string& msg) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), int(key.size()),
-         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
-    return std::string(reinterpret_cast<const char*>(out), len);
-}
 
 std::string jsonEscape(const std::string& s) {
     rapidjson::StringBuffer sb;
@@ -166,8 +146,8 @@ std::string makeKlingJwt(const std::string& accessKey, const std::string& secret
     const std::string payload = "{\"iss\":" + jsonEscape(accessKey) +
                                 ",\"exp\":" + std::to_string(t + ttl.count()) +
                                 ",\"nbf\":" + std::to_string(t - 5) + "}";
-    const std::string signingInput = base64Url(header) + "." + base64Url(payload);
-    return signingInput + "." + base64Url(hmacSha256(secretKey, signingInput));
+    const std::string signingInput = base64UrlEncode(header) + "." + base64UrlEncode(payload);
+    return signingInput + "." + base64UrlEncode(hmacSha256(secretKey, signingInput));
 }
 
 Result<cv::Ptr<Authenticator>> Authenticator::create(AuthStyle style, const Credentials& creds,

@@ -241,8 +241,9 @@ private:
         job->createOnly = !job->done;
         // The CPU job holds the engine weakly and copies what it needs: it never touches a
         // client destroyed meanwhile.
-        WorkerPool::cpu().post([weak = std::weak_ptr<detail::TaskEngine>(engine_),
-                                profile = p_.profile, job, r, body] {
+        // Urgent: this request fills a provider slot (or will as soon as one is free).
+        WorkerPool::cpu().postUrgent([weak = std::weak_ptr<detail::TaskEngine>(engine_),
+                                      profile = p_.profile, job, r, body] {
             auto engine = weak.lock();
             if (!engine || !engine->alive()->load()) return;
             auto encoded = body(profile, r, job->ext);
@@ -359,7 +360,7 @@ void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, Cr
         engine->submit(job);
     };
     if (r.image.url.empty()) {
-        WorkerPool::cpu().post([build, src = r.image] { build(src); });
+        WorkerPool::cpu().postUrgent([build, src = r.image] { build(src); });
         return;
     }
     // Ideogram takes a file part only: fetch the URL first (size-capped, no auth header).

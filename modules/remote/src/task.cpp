@@ -1,9 +1,5 @@
 #include "cvgen/remote/task.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <cctype>
 #include <ctime>
 #include <iomanip>
@@ -11,6 +7,7 @@
 #include <sstream>
 
 #include "cvgen/core/base64.hpp"
+#include "cvgen/core/hmac.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -197,11 +194,7 @@ Status statusFromResponse(const HttpResponse& r, const std::string& route, bool 
 namespace {
 
 std::string hmacB64(const std::vector<uint8_t>& key, const std::string& msg) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), key.data(), int(key.size()),
-         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
-    return base64Encode(mac, len);
+    return base64Encode(hmacSha256(std::string(key.begin(), key.end()), msg));
 }
 
 Result<std::vector<uint8_t>> webhookKey(const std::string& secret) {
@@ -244,9 +237,7 @@ Status verifyWebhook(const std::string& secret, const std::string& webhookId,
     while (sigs >> entry) {
         if (entry.rfind("v1,", 0) != 0) continue;
         const std::string sig = entry.substr(3);
-        if (sig.size() == expected.size() &&
-            CRYPTO_memcmp(sig.data(), expected.data(), sig.size()) == 0)
-            return Status();
+        if (constantTimeEqual(sig, expected)) return Status();
     }
     return unauthenticated("webhook signature does not match");
 }

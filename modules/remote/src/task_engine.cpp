@@ -36,7 +36,7 @@ TaskEngine::TaskEngine(ClientParams p, std::shared_ptr<EventLoop> loop, cv::Ptr<
       secrets_(std::move(secrets)),
       slots_(std::make_shared<Slots>(p_.maxSlots)),
       rng_(p_.seed ? p_.seed : std::random_device{}()),
-      schedule_(p_.poll, p_.seed ? p_.seed + 1 : std::random_device{}()) {
+      schedule_(p_.poll, p_.seed ? p_.seed + 1 : std::random_device{}(), !p_.callbackUrl.empty()) {
     std::weak_ptr<EventLoop> weak = loop_;
     alive_ = std::make_shared<std::atomic<bool>>(true);
     auto alive = alive_;
@@ -477,6 +477,13 @@ void TaskEngine::terminal(const JobPtr& j) {
     if (j->images.empty())
         return end(j, dataLoss("task succeeded without result images (" + ref(j) + ")"));
     j->phase = Job::Phase::DOWNLOAD;
+    // The provider's slot is free now: the next queued task may be created while this result
+    // is fetched and decoded.
+    j->state->releaseSlots();
+    if (auto hook = std::move(j->opt.onRemoteDone)) {
+        j->opt.onRemoteDone = nullptr;
+        WorkerPool::cpu().postUrgent(std::move(hook));  // it starts the next task
+    }
     j->bodies.assign(j->images.size(), std::string());
     j->downloadStart = Clock::now();
     for (size_t i = 0; i < j->images.size(); ++i) download(j, i, 1);

@@ -145,6 +145,7 @@ struct ItemContext {
     Status lastProviderError;
     std::vector<std::string> taskIds;
     int calls = 0;
+    double slotMs = 0;  ///< time this item's provider calls held slots
 };
 
 /** Decorates the batch's provider for one item: merges the batch's deadline and cancel flag into
@@ -184,40 +185,68 @@ public:
         return record(inner_->resume(op, id, merged(o)), true, id);
     }
     void expandAsync(const ExpandRequest& r, const CallOptions& o, Completion d) override {
-        slotted([this, r, o](Completion c) { inner_->expandAsync(r, merged(o), std::move(c)); },
-                recorder(std::move(d), false, r.task.externalTaskId));
+        slotted([this, r](CallOptions c, Completion k) { inner_->expandAsync(r, c, std::move(k)); },
+                o, recorder(std::move(d), false, r.task.externalTaskId));
     }
     void generateAsync(const GenerateRequest& r, const CallOptions& o, Completion d) override {
-        slotted([this, r, o](Completion c) { inner_->generateAsync(r, merged(o), std::move(c)); },
-                recorder(std::move(d), false, r.task.externalTaskId));
+        slotted(
+            [this, r](CallOptions c, Completion k) { inner_->generateAsync(r, c, std::move(k)); },
+            o, recorder(std::move(d), false, r.task.externalTaskId));
     }
     void omniAsync(const OmniRequest& r, const CallOptions& o, Completion d) override {
-        slotted([this, r, o](Completion c) { inner_->omniAsync(r, merged(o), std::move(c)); },
-                recorder(std::move(d), false, r.task.externalTaskId));
+        slotted([this, r](CallOptions c, Completion k) { inner_->omniAsync(r, c, std::move(k)); },
+                o, recorder(std::move(d), false, r.task.externalTaskId));
     }
     void upscaleAsync(const UpscaleRequest& r, const CallOptions& o, Completion d) override {
-        slotted([this, r, o](Completion c) { inner_->upscaleAsync(r, merged(o), std::move(c)); },
-                recorder(std::move(d), false, r.externalTaskId));
+        slotted(
+            [this, r](CallOptions c, Completion k) { inner_->upscaleAsync(r, c, std::move(k)); }, o,
+            recorder(std::move(d), false, r.externalTaskId));
     }
     void resumeAsync(Operation op, const std::string& id, const CallOptions& o,
                      Completion d) override {
-        slotted([this, op, id,
-                 o](Completion c) { inner_->resumeAsync(op, id, merged(o), std::move(c)); },
-                recorder(std::move(d), true, id));
+        slotted([this, op, id](CallOptions c,
+                               Completion k) { inner_->resumeAsync(op, id, c, std::move(k)); },
+                o, recorder(std::move(d), true, id));
     }
 
 private:
-    /** Runs the call once the item's slots are free; they are freed when it completes. */
-    void slotted(std::function<void(Completion)> call, Completion done) {
+    /** Runs the call once the item's slots are free. They are freed when the provider reports
+     * the task finished (CallOptions::onRemoteDone, before the download) or when the call
+     * completes, whichever comes first; the time they were held is added to the item's. */
+    void slotted(std::function<void(CallOptions, Completion)> call, const CallOptions& o,
+                 Completion done) {
         SlotGate& gate = slots_;
         const int n = perTask_;
-        gate.acquire(n, [this, call = std::move(call), done = std::move(done), &gate, n]() mutable {
+        CallOptions opt = merged(o);
+        gate.acquire(n, [this, call = std::move(call), opt = std::move(opt), done = std::move(done),
+                         &gate, n]() mutable {
             if (stop_.load()) {
                 gate.release(n);
                 return done(cancelled("not started: the batch stopped early"));
             }
-            call([done = std::move(done), &gate, n](Result<TaskOutput> r) {
+            struct Held {
+                std::atomic<bool> freed{false};
+                std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+            };
+            auto held = std::make_shared<Held>();
+            auto free = [held, &gate, n, ctx = ctx_] {
+                if (held->freed.exchange(true)) return;
+                const double ms = std::chrono::duration<double, std::milli>(
+                                      std::chrono::steady_clock::now() - held->since)
+                                      .count();
+                {
+                    std::lock_guard<std::mutex> lock(ctx->mu);
+                    ctx->slotMs += ms;
+                }
                 gate.release(n);
+            };
+            auto user = std::move(opt.onRemoteDone);
+            opt.onRemoteDone = [free, user = std::move(user)] {
+                free();
+                if (user) user();
+            };
+            call(std::move(opt), [done = std::move(done), free](Result<TaskOutput> r) {
+                free();
                 done(std::move(r));
             });
         });
@@ -475,7 +504,20 @@ private:
     fs::path outDir_;
     int slotsPerTask_ = 1;
     std::unique_ptr<SlotGate> slots_;  ///< provider slots (only provider calls hold them)
-    size_t maxItems_ = 1;              ///< items in memory at once: slots + local work ahead
+    /** Items in memory at once: one per slot, plus as many read ahead (decoded, waiting for a
+     * slot, or past their call: downloading, composing, writing) as fit kReadAheadBytes — up to
+     * one more per slot, so a whole wave of slots freed at once finds its next items ready —
+     * and never fewer than two per core. */
+    size_t maxItems() const {
+        const size_t slots = size_t(p_.concurrency / slotsPerTask_);
+        const size_t floor = 2 * size_t(WorkerPool::cpu().maxThreads());
+        const size_t per = itemBytes_.load();
+        const size_t ahead =
+            per == 0 ? floor : std::clamp(kReadAheadBytes / per, floor, std::max(floor, slots));
+        return slots + ahead;
+    }
+    static constexpr size_t kReadAheadBytes = size_t(512) << 20;
+    std::atomic<size_t> itemBytes_{0};  ///< the largest item's estimated memory so far
     std::vector<Work> work_;
 
     // Guarded by mu_.
@@ -601,6 +643,14 @@ void BatchRunnerImpl::readItem(const ItemRunPtr& run) {
     }
     r.inputSize = decoded->size();
     r.timings["read"] = msSince(run->t0);
+    {
+        // What an item holds at its peak, roughly: its file, the decoded input, the request
+        // and the result (a larger canvas), so read-ahead stays within kReadAheadBytes.
+        const size_t est = shared->size() + decoded->total() * decoded->elemSize() * 4;
+        size_t cur = itemBytes_.load();
+        while (est > cur && !itemBytes_.compare_exchange_weak(cur, est)) {
+        }
+    }
     if (p_.cancel && p_.cancel->load()) {
         r.status = ItemStatus::NOT_RUN;
         r.code = Code::CANCELLED;
@@ -679,6 +729,7 @@ void BatchRunnerImpl::writeItem(const ItemRunPtr& run, Result<Frame> result) {
         std::lock_guard<std::mutex> lock(run->ctx->mu);
         r.taskIds.insert(r.taskIds.end(), run->ctx->taskIds.begin(), run->ctx->taskIds.end());
         r.tasks += int(run->ctx->taskIds.size());
+        if (run->ctx->slotMs > 0) r.timings["provider-slots"] = run->ctx->slotMs;
         o.fromProvider = !result.ok() && run->ctx->providerError &&
                          run->ctx->lastProviderError.code() == result.code();
     }
@@ -770,7 +821,7 @@ void BatchRunnerImpl::pump(bool finishing) {
             const size_t busy = inFlight_ - (finishing ? 1 : 0);
             const size_t cap = earlyWindow_.load()
                                    ? std::max<size_t>(1, size_t(p_.concurrency / slotsPerTask_))
-                                   : maxItems_;
+                                   : maxItems();
             if (busy >= cap) break;
             ++inFlight_;
             ++progress_.inFlight;
@@ -1076,8 +1127,6 @@ Result<BatchSummary> BatchRunnerImpl::run() {
 
     slotsPerTask_ = std::min(p_.imagesPerTask, p_.concurrency);
     slots_ = std::make_unique<SlotGate>(p_.concurrency);
-    // Every slot busy plus, per core, a couple of items doing their local work around it.
-    maxItems_ = size_t(p_.concurrency / slotsPerTask_) + 2 * WorkerPool::cpu().maxThreads();
     // No thread per item: items start as slots free up (pump), each step posts the next, and
     // this thread only waits for the last one (waking every 50 ms to notice a cancel).
     work_ = std::move(work);

@@ -8,6 +8,7 @@
 #include "cvgen/core/base64.hpp"
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/compose.hpp"
+#include "cvgen/core/hmac.hpp"
 #include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/planner.hpp"
 #include "cvgen/core/preflight.hpp"

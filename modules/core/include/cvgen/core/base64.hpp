@@ -35,6 +35,12 @@ constexpr size_t base64EncodedSize(size_t size) noexcept {
     return (size + 2) / 3 * 4;
 }
 
+/** @brief base64url without padding (RFC 4648 §5; '-' '_'), as in JWTs. */
+std::string base64UrlEncode(std::string_view bytes);
+/** @brief Decodes base64url, padded or not; INVALID_ARGUMENT on anything else (standard
+ * base64's '+' '/', a `data:` prefix, bad characters or length). */
+Result<std::string> base64UrlDecode(std::string_view text);
+
 /** @brief Strips a `data:<mime>;base64,` prefix, if present. */
 std::string_view stripDataUrlPrefix(std::string_view text) noexcept;
 

@@ -200,6 +200,12 @@ struct CallOptions {
     std::chrono::milliseconds deadline{0};
     /** @brief Set to true from any thread to stop waiting (returns CANCELLED). */
     std::shared_ptr<std::atomic<bool>> cancel;
+    /** @brief Called at most once, on a library thread with no internal lock held, when the
+     * provider reports the task finished, before its result is downloaded and decoded: from then
+     * on the task no longer counts against the account's concurrent tasks, so a caller that
+     * rations provider slots (the batch runner) can start the next task while this result is
+     * still being fetched. Providers without remote tasks never call it. */
+    std::function<void()> onRemoteDone;
 };
 
 /** @brief Receives the outcome of an asynchronous provider call, once. Called on a library thread

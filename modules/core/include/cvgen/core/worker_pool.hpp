@@ -12,7 +12,7 @@
 
 namespace cvgen {
 
-/** @brief A pool of threads running posted jobs in FIFO order.
+/** @brief A pool of threads running posted jobs in FIFO order (urgent ones first).
  *
  * Bounded (`maxThreads` > 0): at most that many threads, started lazily; this is where CPU work
  * runs (codecs, base64, composition, the offline engine, file writes) so a batch uses about as
@@ -35,6 +35,10 @@ public:
 
     /** @brief Queues `job`; it runs on one of the pool's threads. */
     void post(std::function<void()> job);
+    /** @brief Queues `job` ahead of every job queued with post() (FIFO among urgent ones): for
+     * the short steps that put an idle resource back to work, such as encoding the request that
+     * fills a free provider slot, so they never wait behind a wave of result decoding. */
+    void postUrgent(std::function<void()> job);
     /** @brief Threads started and still alive. */
     size_t threads() const;
     /** @brief The bound given at construction (0 = unbounded). */
@@ -53,7 +57,10 @@ private:
     const std::chrono::milliseconds idle_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
+    void enqueue(std::function<void()> job, bool urgent);
+
     std::deque<std::function<void()>> jobs_;
+    size_t urgent_ = 0;  ///< the first urgent_ entries of jobs_ are urgent ones
     std::vector<std::thread> threads_;
     size_t alive_ = 0, idleCount_ = 0;
     bool stopping_ = false;

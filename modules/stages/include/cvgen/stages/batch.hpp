@@ -51,8 +51,11 @@ struct ItemReport {
     std::string provider;  ///< provider name
     std::string externalTaskId;
     std::vector<std::string> taskIds;
-    std::map<std::string, double> timings;  ///< step → ms ("read", stage names, "write", "total")
-    cv::Size inputSize;                     ///< as displayed (EXIF applied); empty if unknown
+    /** step → ms: "read", the stage's name, "write", "total", and "provider-slots" (how long
+     * the item's provider calls held provider slots: from the create until the provider reported
+     * the task finished). */
+    std::map<std::string, double> timings;
+    cv::Size inputSize;  ///< as displayed (EXIF applied); empty if unknown
     cv::Size outputSize;
     int attempts = 0;      ///< provider attempts made in this run
     int tasks = 0;         ///< tasks this item needs (dry run) or created
