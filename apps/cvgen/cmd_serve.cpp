@@ -37,6 +37,7 @@ struct ServeOptions {
     bool upscaleAsTask = false;
     double upscaleFactor = 2.0;
     bool nullTaskResult = false;
+    bool aggregatorStrict = false;
     bool strict = false;
     int maxConnections = 1024;
     std::string render = "full";
@@ -89,7 +90,8 @@ int runServe(const ServeOptions& o) {
     p.upscaleAsTask = o.upscaleAsTask;
     p.upscaleFactor = o.upscaleFactor;
     p.nullTaskResultBeforeSuccess = o.nullTaskResult;
-    p.aggregatorStrict = o.strict;
+    p.aggregatorStrict = o.aggregatorStrict;
+    p.strict = o.strict;
     p.maxConnections = o.maxConnections;
     p.render = o.render == "fast" ? emu::RenderMode::FAST : emu::RenderMode::FULL;
     raiseDescriptorLimit(o.maxConnections);
@@ -189,8 +191,12 @@ void setupServe(CLI::App& app) {
         ->capture_default_str();
     sub->add_flag("--null-task-result", o->nullTaskResult,
                   "Under /kling/v1 send \"task_result\": null before success (as some relays do)");
-    sub->add_flag("--aggregator-strict", o->strict,
+    sub->add_flag("--aggregator-strict", o->aggregatorStrict,
                   "Under /kling/v1 require n (expand, generation) and model_name, as AnyAPI does");
+    sub->add_flag("--strict", o->strict,
+                  "Refuse what the real services refuse, by the client's own rules: each "
+                  "model's capabilities and each endpoint's input images (400, code 1201 naming "
+                  "the field)");
     sub->add_option("--max-connections", o->maxConnections,
                     "Connections open at once; more wait in the listen backlog (idle "
                     "keep-alive clients hold no thread)")

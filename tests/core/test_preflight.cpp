@@ -294,9 +294,10 @@ TEST(Core_Preflight, nonCompliantBytesAreFixed) {
     EXPECT_EQ(webp->format, ImageFormat::JPEG);
     EXPECT_EQ(webp->size, cv::Size(400, 300));
     EXPECT_NE(webp->actions[0].find("WEBP is not accepted"), std::string::npos) << webp->actions[0];
-    // ...but passes through for Ideogram upscale.
-    auto up = conformBytes(encodeOrDie(src, ImageFormat::WEBP),
-                           ImageLimits::forEndpoint(Endpoint::UPSCALE));
+    // ...but passes through where WebP is accepted (Ideogram's upscale).
+    ImageLimits withWebp;
+    withWebp.formats.push_back(ImageFormat::WEBP);
+    auto up = conformBytes(encodeOrDie(src, ImageFormat::WEBP), withWebp);
     ASSERT_TRUE(up.ok());
     EXPECT_TRUE(up->passthrough);
     // One byte over budget.

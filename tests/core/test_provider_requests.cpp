@@ -84,15 +84,14 @@ TEST(Core_Requests, nPromptAndImage) {
 }
 
 TEST(Core_Requests, generateRules) {
+    // Model names and what each model accepts are the provider's (remote's capability table);
+    // core judges only what holds for every model.
     GenerateRequest g;
     g.prompt = "a beach";
     EXPECT_TRUE(validate(g).ok());
-    g.model = "kling-v9";
-    expectBadField(validate(g), "model_name");
-    g.model = "kling-v1-5";
-    g.image = ImageSource::fromUrl("https://x/ref.png");
-    expectBadField(validate(g), "image_reference");
     g.imageReference = ImageReference::SUBJECT;
+    expectBadField(validate(g), "image_reference");  // no image to refer to
+    g.image = ImageSource::fromUrl("https://x/ref.png");
     EXPECT_TRUE(validate(g).ok());
     g.negativePrompt = "blurry";
     expectBadField(validate(g), "negative_prompt");
@@ -100,6 +99,9 @@ TEST(Core_Requests, generateRules) {
     g.imageFidelity = 1.5;
     expectBadField(validate(g), "image_fidelity");
     g.imageFidelity = 0.5;
+    g.humanFidelity = -0.1;
+    expectBadField(validate(g), "human_fidelity");
+    g.humanFidelity.reset();
     g.aspectRatio = AspectRatio::AUTO;
     expectBadField(validate(g), "aspect_ratio");
     g.aspectRatio = AspectRatio::R1_1;
@@ -121,6 +123,8 @@ TEST(Core_Requests, omniAndUpscaleRules) {
     o.resultType = OmniResultType::SERIES;
     o.seriesAmount = 1;
     expectBadField(validate(o), "series_amount");
+    o.seriesAmount = OmniRequest::kSeriesAuto;
+    EXPECT_TRUE(validate(o).ok());
 
     UpscaleRequest u;
     u.image = ImageSource::fromUrl("https://x/a.png");

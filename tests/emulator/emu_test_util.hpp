@@ -8,9 +8,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -226,6 +230,54 @@ inline rapidjson::Document waitFinal(const std::string& url,
 /** Parsed /_emulator/stats. */
 inline rapidjson::Document stats(const cvgen::emulator::Server& s) {
     return parse(s.statsJson());
+}
+
+/** `cvgen serve ARGS…` as a child process, its stdout read up to the first line. */
+struct CliServer {
+    pid_t pid = -1;
+    int out = -1;      ///< the read end of the child's stdout
+    std::string line;  ///< its first line ("listening on http://127.0.0.1:PORT")
+    std::string base;  ///< "http://127.0.0.1:PORT"; empty when that line did not come
+
+    /** SIGTERM, then waits; returns waitpid's status (-1 when not running). */
+    int stop() {
+        if (pid <= 0) return -1;
+        kill(pid, SIGTERM);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        close(out);
+        pid = -1;
+        return status;
+    }
+    ~CliServer() { stop(); }
+};
+
+/** Starts `cvgen serve --port 0 ARGS…` (CVGEN_CLI_PATH) and reads its listening line. */
+inline void serveCli(const std::vector<std::string>& args, CliServer* s) {
+    const std::string cli = CVGEN_CLI_PATH;
+    std::vector<std::string> argv = {cli, "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    s->pid = fork();
+    ASSERT_GE(s->pid, 0);
+    if (s->pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execv(cli.c_str(), cargv.data());
+        _exit(127);
+    }
+    close(out[1]);
+    s->out = out[0];
+    char c;
+    while (read(s->out, &c, 1) == 1 && c != '\n') s->line += c;
+    std::smatch m;
+    if (std::regex_match(s->line, m, std::regex(R"(listening on (http://127\.0\.0\.1:\d+))")))
+        s->base = m[1].str();
 }
 
 }  // namespace emutest

@@ -153,26 +153,10 @@ TEST(Emulator_Cli, servePrintsTheListeningLineAndStopsOnSigterm) {
         std::fputs(R"({"faults":[{"kind":"rate_limit","route":"/kling/v1","count":1}]})", f);
         std::fclose(f);
     }
-    int out[2];
-    ASSERT_EQ(pipe(out), 0);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        execl(cli.c_str(), cli.c_str(), "serve", "--port", "0", "--api-key", "k1", "--latency",
-              "0.05", "--faults", faults.c_str(), static_cast<char*>(nullptr));
-        _exit(127);
-    }
-    close(out[1]);
-    std::string line;
-    char c;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(line, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))")))
-        << line;
-    const std::string base = "http://127.0.0.1:" + m[1].str();
+    CliServer server;
+    serveCli({"--api-key", "k1", "--latency", "0.05", "--faults", faults}, &server);
+    ASSERT_FALSE(server.base.empty()) << server.line;
+    const std::string base = server.base;
     Response limited =
         postJson(base + "/kling/v1/images/generations", "{\"prompt\":\"p\"}", {bearer("k1")});
     EXPECT_EQ(limited.status, 429);
@@ -182,10 +166,7 @@ TEST(Emulator_Cli, servePrintsTheListeningLineAndStopsOnSigterm) {
     EXPECT_EQ(postJson(base + "/kling/v1/images/generations", "{\"prompt\":\"p\"}", {bearer("k2")})
                   .status,
               401);
-    kill(pid, SIGTERM);
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    close(out[0]);
+    const int status = server.stop();
     EXPECT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0);
 }

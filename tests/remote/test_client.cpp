@@ -246,13 +246,14 @@ TEST(Remote_Client, generateAndOmniBodies) {
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->images.size(), 2u);
     auto d = parse(k.createBodies.at(0));
-    EXPECT_EQ(std::string(d["model_name"].GetString()), "kling-v1");
+    EXPECT_EQ(std::string(d["model_name"].GetString()), "kling-v3");  // the current default
     EXPECT_EQ(std::string(d["prompt"].GetString()), "a lighthouse");
     EXPECT_EQ(d["n"].GetInt(), 2);
     EXPECT_EQ(std::string(d["aspect_ratio"].GetString()), "1:1");
     EXPECT_EQ(k.wire->count(HttpMethod::POST, "/kling/v1/images/generations"), 1);
 
     OmniRequest o;
+    o.model = "kling-v3-omni";  // the omni model with series
     o.prompt = "put <<<image_1>>> on a beach";
     o.images.push_back(ImageSource::fromUrl("https://example.com/a.png"));
     o.elementIds = {"835266081714884677"};

@@ -105,16 +105,6 @@ std::optional<Endpoint> parseEndpoint(const std::string& s) noexcept {
     return std::nullopt;
 }
 
-ImageLimits ImageLimits::forEndpoint(Endpoint e) {
-    ImageLimits l;  // the Kling input image rules: all three Kling endpoints share them
-    if (e == Endpoint::UPSCALE) {
-        // Ideogram upscale takes JPEG, PNG or WebP up to 10 MB; its side/aspect rules are not
-        // documented, so the Kling ones (which every relay also applies) are kept.
-        l.formats = {ImageFormat::JPEG, ImageFormat::PNG, ImageFormat::WEBP};
-    }
-    return l;
-}
-
 bool ImageLimits::allows(ImageFormat f) const noexcept {
     return std::find(formats.begin(), formats.end(), f) != formats.end();
 }

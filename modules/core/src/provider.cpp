@@ -185,12 +185,9 @@ Status validate(const ExpandRequest& r) {
     return checkTask(r.task);
 }
 
+// What a particular model accepts (names, references, fidelity, ratios per model) is the
+// provider's knowledge (cvgen::remote::checkCapabilities); here only what holds for every model.
 Status validate(const GenerateRequest& r) {
-    static const char* kModels[] = {"kling-v1",     "kling-v1-5", "kling-v2",
-                                    "kling-v2-new", "kling-v2-1", "kling-v3"};
-    bool known = false;
-    for (const char* m : kModels) known = known || r.model == m;
-    if (!known) return badField("model_name", "unknown model '" + r.model + "'");
     CVGEN_RETURN_IF_ERROR(checkPrompt("prompt", r.prompt, true));
     CVGEN_RETURN_IF_ERROR(checkPrompt("negative_prompt", r.negativePrompt, false));
     CVGEN_RETURN_IF_ERROR(checkImage("image", r.image, false));
@@ -198,10 +195,10 @@ Status validate(const GenerateRequest& r) {
         return badField("negative_prompt", "not allowed together with a reference image");
     if (r.image.empty() && r.imageReference != ImageReference::NONE)
         return badField("image_reference", "needs a reference image");
-    if (r.model == "kling-v1-5" && !r.image.empty() && r.imageReference == ImageReference::NONE)
-        return badField("image_reference", "required for kling-v1-5 when an image is given");
-    CVGEN_RETURN_IF_ERROR(checkRange("image_fidelity", r.imageFidelity, 0, 1));
-    CVGEN_RETURN_IF_ERROR(checkRange("human_fidelity", r.humanFidelity, 0, 1));
+    if (r.imageFidelity)
+        CVGEN_RETURN_IF_ERROR(checkRange("image_fidelity", *r.imageFidelity, 0, 1));
+    if (r.humanFidelity)
+        CVGEN_RETURN_IF_ERROR(checkRange("human_fidelity", *r.humanFidelity, 0, 1));
     if (r.resolution == Resolution::R4K)
         return badField("resolution", "must be 1k or 2k for generation");
     if (r.aspectRatio == AspectRatio::AUTO)
@@ -210,8 +207,6 @@ Status validate(const GenerateRequest& r) {
 }
 
 Status validate(const OmniRequest& r) {
-    if (r.model != "kling-image-o1" && r.model != "kling-v3-omni")
-        return badField("model_name", "unknown model '" + r.model + "'");
     CVGEN_RETURN_IF_ERROR(checkPrompt("prompt", r.prompt, true));
     for (size_t i = 0; i < r.images.size(); ++i) {
         const std::string field = "image_list[" + str(i) + "].image";
@@ -222,8 +217,9 @@ Status validate(const OmniRequest& r) {
             return badField("element_list[" + str(i) + "].element_id", "is empty");
     if (r.images.size() + r.elementIds.size() > 10)
         return badField("image_list", "images + elements must be at most 10");
-    if (r.resultType == OmniResultType::SERIES)
-        CVGEN_RETURN_IF_ERROR(checkRange("series_amount", r.seriesAmount, 2, 9));
+    if (r.resultType == OmniResultType::SERIES && r.seriesAmount != OmniRequest::kSeriesAuto &&
+        (r.seriesAmount < 2 || r.seriesAmount > 9))
+        return badField("series_amount", "must be in [2,9] or auto, got " + str(r.seriesAmount));
     return checkTask(r.task);
 }
 

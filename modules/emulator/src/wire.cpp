@@ -10,6 +10,8 @@
 #include "cvgen/local/expand.hpp"
 #include "cvgen/local/synthesize.hpp"
 #include "cvgen/local/upscale.hpp"
+#include "cvgen/remote/capabilities.hpp"
+#include "strict.hpp"
 
 namespace cvgen::emulator::detail {
 namespace {
@@ -119,7 +121,7 @@ Result<cv::Mat> loadImage(const std::string& field, const std::string& text,
             return fieldError(field, "not valid base64 (" + decoded.status().message() + ")");
         bytes = std::move(decoded).value();
     }
-    auto report = check(bytes, ImageLimits::forEndpoint(endpoint));
+    auto report = check(bytes, remote::endpointRules(endpoint).input);
     if (!report.ok()) return fieldError(field, report.status().message());
     if (!report->ok()) return fieldError(field, report->violations.front().message);
     auto mat = decodeImage(bytes);
@@ -231,6 +233,8 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
     if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
         return fieldError("model_name", "is required");
+    if (!model.empty() && !remote::findModel(Endpoint::GENERATE, model))
+        return fieldError("model_name", "unknown model '" + model + "'");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -239,9 +243,14 @@ Result<ParsedCreate> parseGeneration(const Value& obj, Dialect d, const UrlFetch
     CVGEN_RETURN_IF_ERROR(getString(obj, "image", &image));
     CVGEN_RETURN_IF_ERROR(getEnum(obj, "image_reference", &req.imageReference, &parseImageReference,
                                   "subject, face"));
-    bool present = false;
-    CVGEN_RETURN_IF_ERROR(getNumber(obj, "image_fidelity", &req.imageFidelity, &present));
-    CVGEN_RETURN_IF_ERROR(getNumber(obj, "human_fidelity", &req.humanFidelity, &present));
+    for (auto [key, field] :
+         {std::pair<const char*, std::optional<double>*>{"image_fidelity", &req.imageFidelity},
+          {"human_fidelity", &req.humanFidelity}}) {
+        bool present = false;
+        double v = 0;
+        CVGEN_RETURN_IF_ERROR(getNumber(obj, key, &v, &present));
+        if (present) *field = v;
+    }
     CVGEN_RETURN_IF_ERROR(getEnum(obj, "resolution", &req.resolution, &parseResolution, "1k, 2k"));
     if (req.resolution == Resolution::R4K)
         return fieldError("resolution", "must be one of 1k, 2k, got \"4k\"");
@@ -275,6 +284,8 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     CVGEN_RETURN_IF_ERROR(getString(obj, "model_name", &model));
     if (model.empty() && d == Dialect::AGGREGATOR_STRICT)
         return fieldError("model_name", "is required");
+    if (!model.empty() && !remote::findModel(Endpoint::OMNI, model))
+        return fieldError("model_name", "unknown model '" + model + "'");
     if (!model.empty()) req.model = model;
     CVGEN_RETURN_IF_ERROR(getString(obj, "prompt", &req.prompt));
     if (req.prompt.empty()) return fieldError("prompt", "is required");
@@ -282,12 +293,20 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
         getEnum(obj, "resolution", &req.resolution, &parseResolution, "1k, 2k, 4k"));
     CVGEN_RETURN_IF_ERROR(
         getEnum(obj, "result_type", &req.resultType, &parseOmniResultType, "single, series"));
-    CVGEN_RETURN_IF_ERROR(getEnum(obj, "aspect_ratio", &req.aspectRatio, &parseAspectRatio,
+    AspectRatio aspect = AspectRatio::AUTO;  // the omni-image default (OMNI L46)
+    CVGEN_RETURN_IF_ERROR(getEnum(obj, "aspect_ratio", &aspect, &parseAspectRatio,
                                   "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3, 21:9, auto"));
+    req.aspectRatio = aspect;
     int64_t series = req.seriesAmount;
-    CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
-    if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
-        return fieldError("series_amount", "must be in [2,9], got " + std::to_string(series));
+    const Value* amount = member(obj, "series_amount");
+    if (amount && amount->IsString() && amount->GetString() == std::string("auto")) {
+        series = OmniRequest::kSeriesAuto;  // the model decides (UPD 04/27/2026)
+    } else {
+        CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
+        if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
+            return fieldError("series_amount",
+                              "must be in [2,9] or \"auto\", got " + std::to_string(series));
+    }
     req.seriesAmount = static_cast<int>(series);
     CVGEN_RETURN_IF_ERROR(readTaskOptions(obj, d, &req.task, &out, false));
     if (const Value* list = member(obj, "element_list")) {
@@ -321,7 +340,11 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     }
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
     out.resultType = toString(req.resultType);
-    if (req.resultType == OmniResultType::SERIES) out.slots = req.seriesAmount;
+    // "auto" renders the documented default amount, as the offline engine does.
+    const int seriesCount = req.seriesAmount == OmniRequest::kSeriesAuto
+                                ? OmniRequest().seriesAmount
+                                : req.seriesAmount;
+    if (req.resultType == OmniResultType::SERIES) out.slots = seriesCount;
     if (mode == RenderMode::FAST) {
         // As the offline engine: AUTO takes the first input image's aspect (1:1 without one).
         const cv::Size size =
@@ -330,10 +353,9 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
                                                            : double(req.images[0].mat.cols) /
                                                                  double(req.images[0].mat.rows),
                                         req.resolution)
-                : local::generationSize(req.aspectRatio, req.resolution);
-        out.render =
-            fastRenderer(size, CV_8UC3,
-                         req.resultType == OmniResultType::SERIES ? req.seriesAmount : req.task.n);
+                : local::generationSize(*req.aspectRatio, req.resolution);
+        out.render = fastRenderer(
+            size, CV_8UC3, req.resultType == OmniResultType::SERIES ? seriesCount : req.task.n);
         return out;
     }
     out.render = [engine, req](bool wm) { return encodeImages(collect(engine->omni(req)), wm); };
@@ -344,13 +366,15 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
 
 Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
                                  const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode) {
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode,
+                                 bool strict) {
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(body.c_str(), body.size());
     if (doc.HasParseError() || !doc.IsObject())
         return invalidArgument("invalid request: the body must be a JSON object")
             .withProviderCode(1200)
             .withHttpStatus(400);
+    if (strict) CVGEN_RETURN_IF_ERROR(checkCapabilities(kind, doc));
     switch (kind) {
         case TaskKind::EXPAND:
             return parseExpand(doc, dialect, fetch, engine, mode);
@@ -365,7 +389,7 @@ Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::stri
 }
 
 Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::string* imageFile,
-                                   double factor) {
+                                   double factor, bool strict) {
     ParsedUpscale out;
     UpscaleRequest& req = out.request;
     req.scale = factor;
@@ -374,6 +398,7 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
     doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
     if (doc.HasParseError() || !doc.IsObject())
         return fieldError("image_request", "must be a JSON object");
+    if (strict) CVGEN_RETURN_IF_ERROR(checkCapabilities(TaskKind::UPSCALE, doc));
     CVGEN_RETURN_IF_ERROR(getString(doc, "prompt", &req.prompt));
     int64_t v = req.resemblance;
     CVGEN_RETURN_IF_ERROR(getInt(doc, "resemblance", &v, false));
@@ -398,7 +423,9 @@ Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::s
         getEnum(doc, "magic_prompt_option", &req.magicPrompt, &parseMagicPrompt, "AUTO, ON, OFF"));
     if (!imageFile || imageFile->empty()) return fieldError("image_file", "is required");
     const std::vector<uint8_t> bytes(imageFile->begin(), imageFile->end());
-    auto report = check(bytes, ImageLimits::forEndpoint(Endpoint::UPSCALE));
+    // Ideogram's rules (JPEG/PNG/WebP, 10^7 bytes, no side or aspect rule), from the provider
+    // layer's table that the client checks against too.
+    auto report = check(bytes, remote::endpointRules(Endpoint::UPSCALE).input);
     if (!report.ok()) return fieldError("image_file", report.status().message());
     if (!report->ok()) return fieldError("image_file", report->violations.front().message);
     auto mat = decodeImage(bytes);

@@ -36,10 +36,14 @@ struct ParsedCreate {
 };
 
 /** @brief Parses and validates a JSON create body. Errors are INVALID_ARGUMENT whose provider
- * code is 1200 (not a JSON object) or 1201 (a field; the message starts with its name). */
+ * code is 1200 (not a JSON object) or 1201 (a field; the message starts with its name).
+ * Input images are checked by the endpoint's rules of the client's table
+ * (remote::endpointRules); with `strict`, the body's features also by the model's capabilities
+ * (strict.hpp) before anything else. */
 Result<ParsedCreate> parseCreate(TaskKind kind, Dialect dialect, const std::string& body,
                                  const UrlFetcher& fetch,
-                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode);
+                                 const cv::Ptr<local::LocalProvider>& engine, RenderMode mode,
+                                 bool strict);
 
 /** @brief A validated upscale (multipart `image_request` JSON + `image_file` bytes). */
 struct ParsedUpscale {
@@ -49,7 +53,7 @@ struct ParsedUpscale {
 
 /** @brief Parses the upscale parts; errors as parseCreate() (field names of Ideogram). */
 Result<ParsedUpscale> parseUpscale(const std::string* imageRequest, const std::string* imageFile,
-                                   double factor);
+                                   double factor, bool strict);
 
 /** @brief The renderer of an upscale: the offline engine, or (FAST) images of the size the engine
  * would make. */

@@ -157,10 +157,14 @@ public:
             if (!img.ok()) return img.status();
             if (i == 0) ratio = double(img->cols) / double(img->rows);
         }
-        const cv::Size size = req.aspectRatio == AspectRatio::AUTO
-                                  ? generationSize(ratio, req.resolution)
-                                  : generationSize(req.aspectRatio, req.resolution);
-        const int count = req.resultType == OmniResultType::SERIES ? req.seriesAmount : req.task.n;
+        // Unset or AUTO: the first image's shape (1:1 without one).
+        const AspectRatio aspect = req.aspectRatio.value_or(AspectRatio::AUTO);
+        const cv::Size size = aspect == AspectRatio::AUTO ? generationSize(ratio, req.resolution)
+                                                          : generationSize(aspect, req.resolution);
+        // series_amount "auto": the model decides; offline, the documented default amount, 4.
+        const int series = req.seriesAmount == OmniRequest::kSeriesAuto ? OmniRequest().seriesAmount
+                                                                        : req.seriesAmount;
+        const int count = req.resultType == OmniResultType::SERIES ? series : req.task.n;
         return synthesize(req.prompt, size, count, req.task.externalTaskId, opt, t0);
     }
 

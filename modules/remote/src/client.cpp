@@ -10,6 +10,7 @@
 
 #include "curl_transport.hpp"
 #include "cvgen/core/worker_pool.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "dialect.hpp"
 #include "task_engine.hpp"
 
@@ -228,6 +229,7 @@ private:
     void prepareJson(const Req& r, const CallOptions& opt, Operation op, int slots,
                      const std::string& givenExt, Body body, CreatedFn onCreated, Completion done) {
         Status st = validate(r);
+        if (st.ok()) st = checkCapabilities(r);
         if (st.ok()) st = supported(op);
         if (!st.ok()) return failEarly(st, std::move(onCreated), std::move(done));
         auto job = engine_->newJob(op, opt);
@@ -279,7 +281,10 @@ private:
     }
     void prepare(const OmniRequest& r, const CallOptions& opt, CreatedFn cb,
                  Completion done = nullptr) {
-        const int slots = r.resultType == OmniResultType::SERIES ? r.seriesAmount : r.task.n;
+        // A series of "auto" length holds as many slots as it may produce: "it will consume
+        // concurrency corresponding to the actual generated quantity" (OMNI L84), at most 9.
+        const int series = r.seriesAmount == OmniRequest::kSeriesAuto ? 9 : r.seriesAmount;
+        const int slots = r.resultType == OmniResultType::SERIES ? series : r.task.n;
         prepareJson(withCallback(r), opt, Operation::OMNI, slots, r.task.externalTaskId,
                     detail::omniBody, std::move(cb), std::move(done));
     }
@@ -312,6 +317,7 @@ private:
 void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, CreatedFn cb,
                              Completion done) {
     Status st = validate(r);
+    if (st.ok()) st = checkCapabilities(r);
     if (st.ok()) st = supported(Operation::UPSCALE);
     if (!st.ok()) return failEarly(st, std::move(cb), std::move(done));
     auto job = engine_->newJob(Operation::UPSCALE, opt);
@@ -327,7 +333,8 @@ void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, Cr
     auto build = [weak, job, r, profile = p_.profile](ImageSource src) {
         auto engine = weak.lock();
         if (!engine || !engine->alive()->load()) return;
-        auto enc = detail::encodeImage(src, "image", Operation::UPSCALE);
+        auto enc =
+            detail::encodeImage(src, "image_file", endpointRules(profile, Endpoint::UPSCALE));
         if (!enc.ok()) {
             engine->fail(job, enc.status());
             return;

@@ -8,6 +8,7 @@
 #include "cvgen/core/codec.hpp"
 #include "cvgen/core/image_limits.hpp"
 #include "cvgen/core/preflight.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -19,28 +20,34 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+/** The named model, or the endpoint's default for an empty name. checkCapabilities() has
+ * already refused an unknown name, so one here is a caller bug. */
+const ModelCaps& modelOrDefault(Endpoint e, const std::string& name) {
+    const ModelCaps* m = name.empty() ? defaultModel(e) : findModel(e, name);
+    CV_Assert(m != nullptr);
+    return *m;
+}
+
 }  // namespace
 
 // The one place images are prepared for upload: core's preflight conform() (pass-through of
-// compliant bytes, otherwise decode → fix → encode within the endpoint's limits). For expand and
-// upscale the geometry must stay the caller's (a result maps back onto the input), so a too
-// small or too elongated image is refused (INVALID_ARGUMENT naming the rule) instead of padded;
-// a too large one is scaled down, which keeps every ratio. Generation and omni references may be
-// fixed freely.
-Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Operation op) {
+// compliant bytes, otherwise decode → fix → encode within the endpoint's limits at this
+// provider). Where the result maps back onto the input (expand, upscale) the geometry stays the
+// caller's: an image breaking a side or aspect rule is refused (INVALID_ARGUMENT naming the rule)
+// instead of padded; a too large one is scaled down, which keeps every ratio. Generation and
+// omni references may be fixed freely.
+Result<EncodedImage> encodeImage(const ImageSource& src, const char* field,
+                                 const EndpointRules& rules) {
     ConformPolicy policy;
-    if (op == Operation::EXPAND || op == Operation::UPSCALE) {
+    if (rules.keepsGeometry) {
         policy.small = ConformPolicy::Small::FAIL;
         policy.aspect = ConformPolicy::Aspect::FAIL;
     }
-    const Endpoint ep = op == Operation::EXPAND     ? Endpoint::EXPAND
-                        : op == Operation::GENERATE ? Endpoint::GENERATE
-                        : op == Operation::OMNI     ? Endpoint::OMNI
-                                                    : Endpoint::UPSCALE;
-    auto prepared = conform(src, ImageLimits::forEndpoint(ep), policy);
+    auto prepared = conform(src, rules.input, policy);
     if (!prepared.ok()) {
         const Status st = prepared.status();
-        return Status(st.code(), std::string(field) + ": " + st.message());
+        return Status(st.code(), std::string(field) + ": " + st.message() + " (" + rules.api + " " +
+                                     toString(rules.endpoint) + " input rules)");
     }
     EncodedImage out;
     out.passedThrough = prepared->passthrough;
@@ -51,9 +58,10 @@ Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Oper
 
 namespace {
 
-Result<std::string> imageField(const ImageSource& src, const char* field, Operation op) {
+Result<std::string> imageField(const Profile& p, const ImageSource& src, const char* field,
+                               Endpoint e) {
     if (!src.url.empty()) return src.url;
-    auto enc = encodeImage(src, field, op);
+    auto enc = encodeImage(src, field, endpointRules(p, e));
     if (!enc.ok()) return enc.status();
     return base64Encode(enc->bytes);
 }
@@ -93,7 +101,7 @@ void writeCommon(Writer& w, const Profile& p, const TaskOptions& t, const std::s
 }  // namespace
 
 Result<std::string> expandBody(const Profile& p, const ExpandRequest& r, const std::string& ext) {
-    auto img = imageField(r.image, "image", Operation::EXPAND);
+    auto img = imageField(p, r.image, "image", Endpoint::EXPAND);
     if (!img.ok()) return img.status();
     rapidjson::StringBuffer sb;
     Writer w(sb);
@@ -122,8 +130,11 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
+    // Always name the model: an empty model_name still means V1 on the generation page
+    // (CAPABILITIES §5), not the current default.
+    const ModelCaps& model = modelOrDefault(Endpoint::GENERATE, r.model);
     writeKey(w, p, "model_name");
-    writeStr(w, r.model);
+    writeStr(w, model.name);
     writeKey(w, p, "prompt");
     writeStr(w, r.prompt);
     if (!r.negativePrompt.empty()) {
@@ -131,7 +142,7 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
         writeStr(w, r.negativePrompt);
     }
     if (!r.image.empty()) {
-        auto img = imageField(r.image, "image", Operation::GENERATE);
+        auto img = imageField(p, r.image, "image", Endpoint::GENERATE);
         if (!img.ok()) return img.status();
         writeKey(w, p, "image");
         writeStr(w, *img);
@@ -139,17 +150,23 @@ Result<std::string> generateBody(const Profile& p, const GenerateRequest& r,
             writeKey(w, p, "image_reference");
             w.String(toString(r.imageReference));
         }
-        writeKey(w, p, "image_fidelity");
-        w.Double(r.imageFidelity);
-        if (r.imageReference == ImageReference::SUBJECT) {
+        if (r.imageFidelity) {
+            writeKey(w, p, "image_fidelity");
+            w.Double(*r.imageFidelity);
+        }
+        if (r.humanFidelity) {
             writeKey(w, p, "human_fidelity");
-            w.Double(r.humanFidelity);
+            w.Double(*r.humanFidelity);
         }
     }
-    writeKey(w, p, "resolution");
-    w.String(toString(r.resolution));
-    writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
+    if (!model.resolutions.empty()) {  // kling-v2-new keeps the input's size and shape
+        writeKey(w, p, "resolution");
+        w.String(toString(r.resolution));
+    }
+    if (!model.aspectRatios.empty()) {
+        writeKey(w, p, "aspect_ratio");
+        w.String(toString(r.aspectRatio));
+    }
     writeCommon(w, p, r.task, ext);
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());
@@ -159,8 +176,9 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
     rapidjson::StringBuffer sb;
     Writer w(sb);
     w.StartObject();
+    const ModelCaps& model = modelOrDefault(Endpoint::OMNI, r.model);
     writeKey(w, p, "model_name");
-    writeStr(w, r.model);
+    writeStr(w, model.name);
     writeKey(w, p, "prompt");
     writeStr(w, r.prompt);
     if (!r.images.empty()) {
@@ -168,7 +186,7 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
         w.StartArray();
         for (size_t i = 0; i < r.images.size(); ++i) {
             const std::string field = "image_list[" + std::to_string(i) + "]";
-            auto img = imageField(r.images[i], field.c_str(), Operation::OMNI);
+            auto img = imageField(p, r.images[i], field.c_str(), Endpoint::OMNI);
             if (!img.ok()) return img.status();
             w.StartObject();
             w.Key("image");
@@ -200,10 +218,13 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
     w.String(toString(r.resultType));
     if (r.resultType == OmniResultType::SERIES) {
         writeKey(w, p, "series_amount");
-        w.Int(r.seriesAmount);
+        if (r.seriesAmount == OmniRequest::kSeriesAuto)
+            w.String("auto");  // typed int, but its enum includes "auto" (OMNI L83-85)
+        else
+            w.Int(r.seriesAmount);
     }
     writeKey(w, p, "aspect_ratio");
-    w.String(toString(r.aspectRatio));
+    w.String(toString(r.aspectRatio.value_or(model.defaultAspect(!r.images.empty()))));
     writeCommon(w, p, r.task, ext, r.resultType == OmniResultType::SINGLE);
     w.EndObject();
     return std::string(sb.GetString(), sb.GetSize());

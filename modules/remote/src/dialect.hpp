@@ -10,6 +10,7 @@
 
 #include "cvgen/core/provider.hpp"
 #include "cvgen/core/status.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "cvgen/remote/http.hpp"
 #include "cvgen/remote/profile.hpp"
 #include "cvgen/remote/task.hpp"
@@ -25,9 +26,10 @@ struct EncodedImage {
     bool passedThrough = false;  ///< the caller's bytes, unchanged
 };
 
-/** Conforms an image to the endpoint's rules for `op` (core's preflight); INVALID_ARGUMENT
- * names `field` and the rule. */
-Result<EncodedImage> encodeImage(const ImageSource& src, const char* field, Operation op);
+/** Conforms an image to an endpoint's rules at a provider (core's preflight; the geometry is
+ * kept where `rules.keepsGeometry`); INVALID_ARGUMENT names `field` and the rule. */
+Result<EncodedImage> encodeImage(const ImageSource& src, const char* field,
+                                 const EndpointRules& rules);
 
 /** The JSON create bodies of each operation in the profile's dialect. */
 Result<std::string> expandBody(const Profile& p, const ExpandRequest& r, const std::string& ext);

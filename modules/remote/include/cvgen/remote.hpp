@@ -7,7 +7,7 @@
  * The common case, synchronous:
  * @code
  *   cvgen::remote::RemoteParams rp;
- *   rp.profile = "anyapi";                    // kling | anyapi | cometapi | ideogram | file.json
+ *   rp.profile = "anyapi";                    // builtinProfileNames() or file.json
  *   rp.apiKey = keyFromTheEnvironment;        // the library never reads the environment
  *   auto provider = cvgen::remote::createProvider(rp);   // Result<cv::Ptr<cvgen::Provider>>
  *   cvgen::ExpandRequest req;                 // image, ratios, prompt, n…
@@ -22,6 +22,7 @@
 
 #include "cvgen/remote/auth.hpp"
 #include "cvgen/remote/callback_server.hpp"
+#include "cvgen/remote/capabilities.hpp"
 #include "cvgen/remote/client.hpp"
 #include "cvgen/remote/http.hpp"
 #include "cvgen/remote/log.hpp"

@@ -40,9 +40,12 @@ std::optional<Endpoint> parseEndpoint(const std::string& s) noexcept;
 
 /** @brief What a provider accepts as an input image.
  *
- * All bounds are inclusive: an image passes when `min(w,h) >= minSide`,
- * `minAspect <= w/h <= maxAspect`, `encoded size <= maxBytes`, its format is in `formats` and
- * `w*h <= maxPixels`. An exactly 2.5:1 (or 1:2.5) image therefore passes. The aspect bounds are
+ * The defaults are the strictest rules among the image APIs cvgen speaks (JPEG/PNG, sides
+ * ≥ 300 px, aspect 1:2.5–2.5:1, ≤ 10^7 bytes), so an image that passes them is accepted
+ * everywhere. The rules of a particular provider and endpoint are the provider layer's
+ * (cvgen::remote::endpointRules). All bounds are inclusive: an image passes when `min(w,h) >=
+ * minSide`, `minAspect <= w/h <= maxAspect`, `encoded size <= maxBytes`, its format is in `formats`
+ * and `w*h <= maxPixels`. An exactly 2.5:1 (or 1:2.5) image therefore passes. The aspect bounds are
  * compared as `w <= maxAspect·h` and `w >= minAspect·h` with a relative tolerance of 1e-12, so
  * that 1/2.5 not being exact in binary does not reject a 300×750 image; no integer-sided image
  * is close enough to a bound for the tolerance to matter otherwise.
@@ -54,11 +57,6 @@ struct ImageLimits {
     size_t maxBytes = 10'000'000;  ///< encoded size; "10 MB" read strictly (10^7)
     std::vector<ImageFormat> formats = {ImageFormat::JPEG, ImageFormat::PNG};
     int64_t maxPixels = 100'000'000;  ///< decoded pixel budget (decompression-bomb guard)
-
-    /** @brief The limits of one endpoint: Kling expand/generate/omni (JPEG/PNG, ≥300 px,
-     * 1:2.5–2.5:1, ≤10^7 bytes) or Ideogram upscale (JPEG/PNG/WebP, ≤10^7 bytes, same sides and
-     * aspect, which is the conservative reading of its documentation). */
-    static ImageLimits forEndpoint(Endpoint e);
 
     /** @brief True when `f` is in `formats`. */
     bool allows(ImageFormat f) const noexcept;

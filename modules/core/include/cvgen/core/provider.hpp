@@ -110,29 +110,35 @@ struct ExpandRequest {
 
 /** @brief Text (and optionally reference image) to image. */
 struct GenerateRequest {
-    std::string model =
-        "kling-v1";      ///< kling-v1, kling-v1-5, kling-v2, kling-v2-new, kling-v2-1, kling-v3
-    std::string prompt;  ///< required, ≤ 2500 characters
+    /** @brief The provider's model name; empty = the provider's default. What each model
+     * accepts is the provider's (cvgen::remote::findModel for Kling). */
+    std::string model;
+    std::string prompt;          ///< required, ≤ 2500 characters
     std::string negativePrompt;  ///< ≤ 2500 characters; not allowed with a reference image
     ImageSource image;           ///< optional reference
     ImageReference imageReference = ImageReference::NONE;
-    double imageFidelity = 0.5;                    ///< [0,1]
-    double humanFidelity = 0.45;                   ///< [0,1], only with SUBJECT
-    Resolution resolution = Resolution::R1K;       ///< 1k or 2k
+    std::optional<double> imageFidelity;      ///< [0,1]; unset = not sent (the provider's default)
+    std::optional<double> humanFidelity;      ///< [0,1], only with SUBJECT; unset = not sent
+    Resolution resolution = Resolution::R1K;  ///< 1k or 2k
     AspectRatio aspectRatio = AspectRatio::R16_9;  ///< not AUTO
     TaskOptions task;
 };
 
 /** @brief Omni-image: prompt plus up to 10 reference images/elements. */
 struct OmniRequest {
-    std::string model = "kling-image-o1";  ///< kling-image-o1 or kling-v3-omni
+    /** @brief series_amount "auto": the model decides how many images the series has. */
+    static constexpr int kSeriesAuto = 0;
+
+    std::string model;   ///< the provider's model name; empty = the provider's default
     std::string prompt;  ///< required, ≤ 2500; refers to inputs as <<<image_1>>>
     std::vector<ImageSource> images;
     std::vector<std::string> elementIds;
     Resolution resolution = Resolution::R1K;
     OmniResultType resultType = OmniResultType::SINGLE;
-    int seriesAmount = 2;  ///< [2,9], only for SERIES
-    AspectRatio aspectRatio = AspectRatio::AUTO;
+    int seriesAmount = 4;  ///< [2,9] or kSeriesAuto, only for SERIES
+    /** @brief Unset = the model's default for this request: AUTO (the first image's shape)
+     * where the model accepts it, an explicit ratio otherwise. */
+    std::optional<AspectRatio> aspectRatio;
     TaskOptions task;
 };
 

@@ -66,7 +66,10 @@ public:
          * the offline engine, which takes any size. Aspect fixes are always padding here (a
          * crop would drop original pixels before the plan). */
         bool preflight = false;
-        ImageLimits limits = ImageLimits::forEndpoint(Endpoint::EXPAND);
+        /** @brief The expand endpoint's input rules; the default is the strictest common set
+         * (Kling's), cvgen::remote::endpointRules(profile, Endpoint::EXPAND) gives a
+         * provider's own. */
+        ImageLimits limits;
         ConformPolicy policy;
     };
     /** @brief process() without blocking: planning, preflight and composition run on
@@ -84,7 +87,9 @@ public:
 class PreflightStage : public Stage {
 public:
     struct Params {
-        ImageLimits limits = ImageLimits::forEndpoint(Endpoint::EXPAND);
+        /** @brief Default: the strictest common rules; cvgen::remote::endpointRules() gives a
+         * provider's own for an endpoint. */
+        ImageLimits limits;
         ConformPolicy policy;
     };
     static cv::Ptr<PreflightStage> create(const Params& params);
