@@ -113,17 +113,4 @@ JwtCheck verifyKlingJwt(std::string_view token, const std::string& accessKey,
 
 }  // namespace detail
 
-Result<std::string> webhookSignature(const std::string& secret, const std::string& msgId,
-                                     int64_t timestampSeconds, const std::string& body) {
-    static const std::string kPrefix = "whsec_";
-    if (secret.rfind(kPrefix, 0) != 0)
-        return invalidArgument("webhook secret: must start with whsec_");
-    auto key = base64Decode(std::string_view(secret).substr(kPrefix.size()));
-    if (!key.ok() || key->empty())
-        return invalidArgument("webhook secret: not base64 after whsec_");
-    const std::string signed_ = msgId + "." + std::to_string(timestampSeconds) + "." + body;
-    const std::string k(key->begin(), key->end());
-    return "v1," + base64Encode(hmacSha256(k, signed_));
-}
-
 }  // namespace cvgen::emulator

@@ -1,4 +1,4 @@
-// Internal: Kling JWT verification, Standard Webhooks signing (HMAC and base64url: core).
+// Internal: Kling JWT verification (HMAC and base64url: core; webhook signing: webhook.cpp).
 #ifndef CVGEN_EMULATOR_SRC_CRYPTO_HPP
 #define CVGEN_EMULATOR_SRC_CRYPTO_HPP
 

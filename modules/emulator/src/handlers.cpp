@@ -3,11 +3,11 @@
 #include <strings.h>
 #include <cstdlib>
 
-#include <openssl/crypto.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "crypto.hpp"
+#include "cvgen/core/hmac.hpp"
 #include "responses.hpp"
 #include "server_impl.hpp"
 #include "wire.hpp"
@@ -17,15 +17,11 @@ namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-bool constantTimeEquals(const std::string& a, const std::string& b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 }  // namespace
 
 bool ServerImpl::keyAccepted(const std::string& key) const {
     bool ok = false;
-    for (const auto& k : p_.apiKeys) ok = constantTimeEquals(k, key) || ok;
+    for (const auto& k : p_.apiKeys) ok = constantTimeEqual(k, key) || ok;
     return ok;
 }
 
