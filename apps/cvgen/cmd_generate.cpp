@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "cli_capabilities.hpp"
 #include "cli_output.hpp"
 #include "command.hpp"
 #include "provider_factory.hpp"
@@ -15,8 +16,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct GenerateArgs {
-    std::string output, prompt, negativePrompt, model = "kling-v1", aspect = "16:9",
-                                                resolution = "1k", image, reference = "subject";
+    std::string output, prompt, negativePrompt,
+        model = cvgen::cli::defaultModelName(cvgen::Endpoint::GENERATE), aspect = "16:9",
+        resolution = "1k", image, reference;
     std::optional<double> imageFidelity, humanFidelity;  // unset: not sent
     int n = 1;
     uint64_t seed = 0;
@@ -43,6 +45,7 @@ int runGenerate(const GenerateArgs& a) {
         std::cerr << "cvgen generate: --resolution must be 1k or 2k\n";
         return EXIT_USAGE;
     }
+    if (!isLocal(a.provider)) warnIfLegacyModel("generate", cvgen::Endpoint::GENERATE, a.model);
     ProviderOptions po = a.provider;
     po.local.seed = a.seed;
     auto provider = makeProvider(po);
@@ -61,6 +64,8 @@ int runGenerate(const GenerateArgs& a) {
         auto img = readImageFile(a.image);
         if (!img.ok()) return reportError("generate", img.status(), a.json);
         req.image = cvgen::ImageSource::fromMat(img.value());
+    }
+    if (!a.reference.empty()) {
         const auto ref = cvgen::parseImageReference(a.reference);
         if (!ref || *ref == cvgen::ImageReference::NONE) {
             std::cerr << "cvgen generate: --reference must be subject or face\n";
@@ -89,15 +94,21 @@ void setupGenerate(CLI::App& app) {
     sub->add_option("OUT", args->output, "Output image (n > 1: OUT_0, OUT_1, ...)")->required();
     sub->add_option("--prompt", args->prompt, "What to generate (required)")->required();
     sub->add_option("--negative-prompt", args->negativePrompt, "What to avoid");
-    sub->add_option("--model", args->model, "Model name (remote)")->capture_default_str();
+    sub->add_option("--model", args->model,
+                    "Model (remote): kling-v3 or kling-v2-1; legacy kling-v1, kling-v1-5, "
+                    "kling-v2, kling-v2-new")
+        ->capture_default_str();
     sub->add_option("--aspect", args->aspect, "16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3 or 21:9")
         ->capture_default_str();
     sub->add_option("--resolution", args->resolution, "1k or 2k")->capture_default_str();
     sub->add_option("--image", args->image, "Reference image")->check(CLI::ExistingFile);
-    sub->add_option("--reference", args->reference, "How the reference is used: subject|face")
-        ->capture_default_str();
-    sub->add_option("--image-fidelity", args->imageFidelity, "[0,1]")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--human-fidelity", args->humanFidelity, "[0,1]")->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--reference", args->reference,
+                    "How the reference is used: subject|face (kling-v2-1, kling-v1-5)")
+        ->check(CLI::IsMember({"subject", "face"}));
+    sub->add_option("--image-fidelity", args->imageFidelity, "[0,1] (kling-v2-1)")
+        ->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--human-fidelity", args->humanFidelity, "[0,1] (kling-v2-1, with subject)")
+        ->check(CLI::Range(0.0, 1.0));
     sub->add_option("--n", args->n, "Number of images [1,9]")
         ->capture_default_str()
         ->check(CLI::Range(1, 9));

@@ -1,10 +1,12 @@
 // cvgen omni OUT --prompt TEXT [--image FILE]... [--aspect auto] [--resolution 1k|2k|4k]
-//           [--n N | --series K] [--json] [provider flags]
+//           [--n N | --series auto|2..9] [--json] [provider flags]
 #include <chrono>
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli_capabilities.hpp"
 #include "cli_output.hpp"
 #include "command.hpp"
 #include "provider_factory.hpp"
@@ -14,9 +16,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct OmniArgs {
-    std::string output, prompt, model = "kling-image-o1", aspect = "auto", resolution = "1k";
+    std::string output, prompt, model = cvgen::cli::defaultModelName(cvgen::Endpoint::OMNI), aspect,
+                                resolution = "1k", series;
     std::vector<std::string> images, elements;
-    int n = 1, series = 0;
+    int n = 1;
     uint64_t seed = 0;
     bool json = false;
     cvgen::cli::ProviderOptions provider;
@@ -30,7 +33,7 @@ int runOmni(const OmniArgs& a) {
         return EXIT_USAGE;
     }
     const auto aspect = cvgen::parseAspectRatio(a.aspect);
-    if (!aspect) {
+    if (!a.aspect.empty() && !aspect) {
         std::cerr << "cvgen omni: --aspect must be auto, 16:9, 9:16, 1:1, 4:3, 3:4, 3:2, 2:3 or "
                      "21:9\n";
         return EXIT_USAGE;
@@ -40,6 +43,22 @@ int runOmni(const OmniArgs& a) {
         std::cerr << "cvgen omni: --resolution must be 1k, 2k or 4k\n";
         return EXIT_USAGE;
     }
+    int seriesAmount = 0;  // 0: no series
+    if (a.series == "auto") {
+        seriesAmount = cvgen::OmniRequest::kSeriesAuto;
+    } else if (!a.series.empty()) {
+        try {
+            size_t used = 0;
+            seriesAmount = std::stoi(a.series, &used);
+            if (used != a.series.size()) seriesAmount = -1;
+        } catch (const std::exception&) {
+            seriesAmount = -1;
+        }
+        if (seriesAmount < 2 || seriesAmount > 9) {
+            std::cerr << "cvgen omni: --series must be auto or 2..9\n";
+            return EXIT_USAGE;
+        }
+    }
     ProviderOptions po = a.provider;
     po.local.seed = a.seed;
     auto provider = makeProvider(po);
@@ -48,13 +67,13 @@ int runOmni(const OmniArgs& a) {
     cvgen::OmniRequest req;
     req.model = a.model;
     req.prompt = a.prompt;
-    req.aspectRatio = *aspect;
+    if (aspect) req.aspectRatio = *aspect;  // unset: the model's default for this request
     req.resolution = *resolution;
     req.elementIds = a.elements;
     req.task.n = a.n;
-    if (a.series > 0) {
+    if (!a.series.empty()) {
         req.resultType = cvgen::OmniResultType::SERIES;
-        req.seriesAmount = a.series;
+        req.seriesAmount = seriesAmount;
     }
     for (const auto& path : a.images) {
         auto img = readImageFile(path);
@@ -84,16 +103,20 @@ void setupOmni(CLI::App& app) {
     sub->add_option("--image", args->images, "Reference image (repeatable, up to 10)")
         ->check(CLI::ExistingFile);
     sub->add_option("--element", args->elements, "Element id (repeatable)");
-    sub->add_option("--model", args->model, "kling-image-o1 or kling-v3-omni")
+    sub->add_option("--model", args->model,
+                    "kling-image-o1 or kling-v3-omni (4k, --series, no auto text-to-image)")
         ->capture_default_str();
-    sub->add_option("--aspect", args->aspect, "auto (the first image's), 16:9, 1:1, ...")
+    sub->add_option("--aspect", args->aspect,
+                    "auto (the first image's), 16:9, 1:1, ... Default: auto, but 16:9 for a "
+                    "kling-v3-omni request without images");
+    sub->add_option("--resolution", args->resolution, "1k, 2k or 4k (kling-v3-omni)")
         ->capture_default_str();
-    sub->add_option("--resolution", args->resolution, "1k, 2k or 4k")->capture_default_str();
     auto* n = sub->add_option("--n", args->n, "Number of independent images [1,9]")
                   ->capture_default_str()
                   ->check(CLI::Range(1, 9));
-    sub->add_option("--series", args->series, "A coherent series of K images [2,9]")
-        ->check(CLI::Range(2, 9))
+    sub->add_option("--series", args->series,
+                    "A coherent series of K images: 2..9, or auto (the model decides; "
+                    "kling-v3-omni)")
         ->excludes(n);
     sub->add_option("--seed", args->seed, "Seed of the offline placeholder images");
     sub->add_flag("--json", args->json, "Print one JSON object with outputs and timings");

@@ -1,8 +1,13 @@
-// cvgen upscale IN OUT [--scale S] [--sharpen] [--prompt T] [--n N] [--json] [provider flags]
+// cvgen upscale IN OUT [--scale S] [--sharpen] [--prompt T] [--n N] [--resemblance R]
+//               [--detail D] [--magic-prompt auto|on|off] [--seed S] [--json] [provider flags]
+#include <cctype>
 #include <chrono>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "cli_capabilities.hpp"
 #include "cli_output.hpp"
 #include "command.hpp"
 #include "provider_factory.hpp"
@@ -12,15 +17,36 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct UpscaleArgs {
-    std::string input, output, prompt;
+    std::string input, output, prompt, magicPrompt = "auto";
     double scale = 2.0;
     bool sharpen = false;
-    int n = 1;
+    int n = 1, resemblance = 50, detail = 50;
+    std::optional<int64_t> seed;
     bool json = false;
     cvgen::cli::ProviderOptions provider;
 };
 
-int runUpscale(const UpscaleArgs& a) {
+/** Flags the chosen provider ignores: said once each, on stderr. `given` tells whether the user
+ * set a flag. */
+template <typename Given>
+void warnIneffective(const UpscaleArgs& a, Given given) {
+    using namespace cvgen::cli;
+    if (isLocal(a.provider)) {
+        for (const char* f : {"--prompt", "--resemblance", "--detail", "--magic-prompt", "--seed"})
+            if (given(f))
+                warn("upscale", std::string(f) +
+                                    " has no effect offline (local resamples by "
+                                    "exactly --scale)");
+        return;
+    }
+    if (given("--scale"))
+        warn("upscale",
+             "--scale is ignored by Ideogram's upscale (used by the remote "
+             "providers), which enlarges by up to 2x and takes no factor");
+    if (given("--sharpen")) warn("upscale", "--sharpen only applies offline (--provider local)");
+}
+
+int runUpscale(const UpscaleArgs& a, const std::function<bool(const char*)>& given) {
     using namespace cvgen::cli;
     const auto t0 = Clock::now();
     if (!writableExtension(a.output)) {
@@ -28,6 +54,14 @@ int runUpscale(const UpscaleArgs& a) {
                      ".tiff\n";
         return EXIT_USAGE;
     }
+    std::string magic = a.magicPrompt;
+    for (char& c : magic) c = char(std::toupper(static_cast<unsigned char>(c)));
+    const auto magicPrompt = cvgen::parseMagicPrompt(magic);
+    if (!magicPrompt) {  // CLI11 checks the value; a second line of defence
+        std::cerr << "cvgen upscale: --magic-prompt must be auto, on or off\n";
+        return EXIT_USAGE;
+    }
+    warnIneffective(a, given);
     ProviderOptions po = a.provider;
     po.local.sharpenUpscale = a.sharpen;
     auto provider = makeProvider(po);
@@ -40,6 +74,10 @@ int runUpscale(const UpscaleArgs& a) {
     req.scale = a.scale;
     req.prompt = a.prompt;
     req.numImages = a.n;
+    req.resemblance = a.resemblance;
+    req.detail = a.detail;
+    req.magicPrompt = *magicPrompt;
+    req.seed = a.seed;
     auto out = provider.value()->upscale(req, makeCallOptions(po));
     if (!out.ok()) return reportError("upscale", out.status(), a.json);
     auto written = writeResults(a.output, out.value());
@@ -58,7 +96,9 @@ void setupUpscale(CLI::App& app) {
         "upscale", "Upscale an image (offline: Lanczos by exactly --scale; remote: Ideogram)");
     sub->add_option("IN", args->input, "Input image")->required()->check(CLI::ExistingFile);
     sub->add_option("OUT", args->output, "Output image (n > 1: OUT_0, OUT_1, ...)")->required();
-    sub->add_option("--scale", args->scale, "Scale factor, integer or fractional")
+    sub->add_option("--scale", args->scale,
+                    "Scale factor, integer or fractional (offline; Ideogram enlarges by up to 2x "
+                    "and takes no factor)")
         ->capture_default_str()
         ->check(CLI::Range(0.01, 16.0));
     sub->add_flag("--sharpen", args->sharpen, "Mild unsharp mask after resampling (offline)");
@@ -66,9 +106,25 @@ void setupUpscale(CLI::App& app) {
     sub->add_option("--n", args->n, "Number of result images [1,8]")
         ->capture_default_str()
         ->check(CLI::Range(1, 8));
+    sub->add_option("--resemblance", args->resemblance,
+                    "How closely the result follows the input [1,100] (remote)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    sub->add_option("--detail", args->detail, "How much detail is added [1,100] (remote)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
+    sub->add_option("--magic-prompt", args->magicPrompt,
+                    "Ideogram's MagicPrompt: auto, on or off (remote)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "on", "off"}, CLI::ignore_case));
+    sub->add_option("--seed", args->seed, "Seed of the remote upscale [0,2147483647]")
+        ->check(CLI::Range(int64_t(0), int64_t(2147483647)));
     sub->add_flag("--json", args->json, "Print one JSON object with outputs and timings");
     cvgen::cli::addProviderOptions(sub, args->provider);
-    sub->callback([args] { cvgen::cli::setExitCode(runUpscale(*args)); });
+    sub->callback([args, sub] {
+        cvgen::cli::setExitCode(
+            runUpscale(*args, [sub](const char* flag) { return sub->count(flag) > 0; }));
+    });
 }
 
 const cvgen::cli::Registrar kRegister("upscale", 40, setupUpscale);

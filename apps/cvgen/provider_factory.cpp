@@ -1,6 +1,5 @@
 #include "provider_factory.hpp"
 
-#include <array>
 #include <cstdlib>
 
 #ifdef CVGEN_HAVE_REMOTE
@@ -11,8 +10,8 @@ namespace cvgen::cli {
 
 void addProviderOptions(CLI::App* app, ProviderOptions& opts) {
     app->add_option("--provider", opts.name,
-                    "local (offline engine, default) | kling | anyapi | cometapi | ideogram | "
-                    "FILE.json (a provider profile)")
+                    "local (offline engine, default) | kling | anyapi | cometapi | cometapi-v2 | "
+                    "ideogram | FILE.json (a provider profile)")
         ->capture_default_str();
     app->add_option("--base-url", opts.baseUrl, "Override the provider's base URL");
     app->add_option("--ca-file", opts.caFile, "PEM file of CA certificates for TLS verification")
@@ -27,9 +26,13 @@ Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts) {
         std::shared_ptr<Provider> p = local::LocalProvider::create(opts.local);
         return p;
     }
-    static const std::array<const char*, 4> kRemote = {"kling", "anyapi", "cometapi", "ideogram"};
     bool remote = opts.name.size() > 5 && opts.name.compare(opts.name.size() - 5, 5, ".json") == 0;
-    for (const char* r : kRemote) remote = remote || opts.name == r;
+#ifdef CVGEN_HAVE_REMOTE
+    for (const std::string& r : remote::builtinProfileNames()) remote = remote || opts.name == r;
+#else
+    for (const char* r : {"kling", "anyapi", "cometapi", "cometapi-v2", "ideogram"})
+        remote = remote || opts.name == r;
+#endif
     if (remote) {
 #ifdef CVGEN_HAVE_REMOTE
         // Keys come from the environment only (never argv, so they stay out of `ps` and shell
@@ -62,8 +65,8 @@ Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts) {
 #endif
     }
     return invalidArgument("--provider: unknown provider '" + opts.name +
-                           "' (expected local, kling, anyapi, cometapi, ideogram or a .json "
-                           "profile file)");
+                           "' (expected local, kling, anyapi, cometapi, cometapi-v2, ideogram or "
+                           "a .json profile file)");
 }
 
 CallOptions makeCallOptions(const ProviderOptions& opts) {

@@ -18,10 +18,11 @@ namespace cvgen::cli {
 
 /** @brief Provider flags shared by every operation subcommand. */
 struct ProviderOptions {
-    std::string name = "local";  ///< --provider: local|kling|anyapi|cometapi|ideogram|FILE.json
-    std::string baseUrl;         ///< --base-url: override the profile's base URL
-    std::string caFile;          ///< --ca-file: PEM bundle for TLS verification
-    double timeoutSeconds = 0;   ///< --timeout: overall deadline per operation (0 = default)
+    std::string name =
+        "local";                ///< --provider: local|kling|anyapi|cometapi[-v2]|ideogram|FILE.json
+    std::string baseUrl;        ///< --base-url: override the profile's base URL
+    std::string caFile;         ///< --ca-file: PEM bundle for TLS verification
+    double timeoutSeconds = 0;  ///< --timeout: overall deadline per operation (0 = default)
     local::LocalProvider::Params local;  ///< offline engine options (set by the subcommands)
     /** @brief Extra attempts of one create, query or download at a remote provider (its engine's
      * RetryPolicy); -1 = the client's default. */
@@ -44,10 +45,10 @@ void addProviderOptions(CLI::App* app, ProviderOptions& opts);
 /** @brief Builds the provider named by `opts.name`.
  *
  * "local" (the default) is the offline engine. The remote profiles (kling, anyapi, cometapi,
- * ideogram) and profile files (*.json) build the remote client, with keys from the environment
- * only (never argv): CVGEN_API_KEY (Bearer), KLING_ACCESS_KEY + KLING_SECRET_KEY (Kling JWT),
- * IDEOGRAM_API_KEY (Api-Key; falls back to CVGEN_API_KEY). Missing keys are UNAUTHENTICATED, an
- * unknown profile file NOT_FOUND/INVALID_ARGUMENT; any other name is INVALID_ARGUMENT.
+ * cometapi-v2, ideogram) and profile files (*.json) build the remote client, with keys from the
+ * environment only (never argv): CVGEN_API_KEY (Bearer), KLING_ACCESS_KEY + KLING_SECRET_KEY (Kling
+ * JWT), IDEOGRAM_API_KEY (Api-Key; falls back to CVGEN_API_KEY). Missing keys are UNAUTHENTICATED,
+ * an unknown profile file NOT_FOUND/INVALID_ARGUMENT; any other name is INVALID_ARGUMENT.
  */
 Result<std::shared_ptr<Provider>> makeProvider(const ProviderOptions& opts);
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -38,6 +39,53 @@ TEST(Remote_Profile, builtinProfilesMatchTheProtocolTable) {
     EXPECT_FALSE(ideo.supports(Operation::EXPAND));
 
     EXPECT_EQ(builtinProfile("nope").code(), Code::NOT_FOUND);
+}
+
+TEST(Remote_Profile, cometApiHasBothDocumentedDialects) {
+    // Seed 001 (bottom_expansion_ratio, string n) and CometAPI's newer page (Kling's names).
+    auto v1 = builtinProfile("cometapi").value();
+    auto v2 = builtinProfile("cometapi-v2").value();
+    EXPECT_EQ(v1.field("down_expansion_ratio"), "bottom_expansion_ratio");
+    EXPECT_TRUE(v1.nAsString);
+    EXPECT_EQ(v2.name, "cometapi-v2");
+    EXPECT_EQ(v2.field("down_expansion_ratio"), "down_expansion_ratio");
+    EXPECT_FALSE(v2.nAsString);
+    EXPECT_EQ(v2.baseUrl, v1.baseUrl);
+    EXPECT_EQ(v2.createPath(Operation::EXPAND), v1.createPath(Operation::EXPAND));
+    EXPECT_EQ(v2.auth, AuthStyle::BEARER);
+    EXPECT_FALSE(v2.supports(Operation::UPSCALE));
+    const auto names = builtinProfileNames();
+    EXPECT_NE(std::find(names.begin(), names.end(), "cometapi-v2"), names.end());
+    EXPECT_EQ(resolveProfile("cometapi-v2")->name, "cometapi-v2");
+}
+
+TEST(Remote_Profile, inputLimitsOverrideTheEndpointRules) {
+    auto p = parseProfileJson(
+        R"({"extends":"anyapi","base_url":"http://relay.example",
+            "input_limits":{"upscale":{"max_bytes":25000000,"min_side":64},
+                            "expand":{"formats":["jpeg","png","webp"],"max_aspect":3}}})");
+    ASSERT_TRUE(p.ok()) << p.status();
+    const ImageLimits up = endpointRules(*p, Endpoint::UPSCALE).input;
+    EXPECT_EQ(up.maxBytes, 25'000'000u);
+    EXPECT_EQ(up.minSide, 64);
+    EXPECT_TRUE(up.allows(ImageFormat::WEBP));  // the rest stays Ideogram's
+    const ImageLimits ex = endpointRules(*p, Endpoint::EXPAND).input;
+    EXPECT_TRUE(ex.allows(ImageFormat::WEBP));
+    EXPECT_DOUBLE_EQ(ex.maxAspect, 3.0);
+    EXPECT_EQ(ex.minSide, 300);  // the rest stays Kling's
+    EXPECT_EQ(endpointRules(*p, Endpoint::GENERATE).input.maxBytes, 10'000'000u);
+
+    for (const char* bad :
+         {R"({"base_url":"http://x","input_limits":{"video":{}}})",
+          R"({"base_url":"http://x","input_limits":{"upscale":{"min_side":0}}})",
+          R"({"base_url":"http://x","input_limits":{"upscale":{"formats":["heic"]}}})",
+          R"({"base_url":"http://x","input_limits":{"upscale":{"max_aspect":0.5}}})",
+          R"({"base_url":"http://x","input_limits":{"upscale":{"colour":1}}})"}) {
+        SCOPED_TRACE(bad);
+        auto r = parseProfileJson(bad);
+        EXPECT_EQ(r.code(), Code::INVALID_ARGUMENT);
+        EXPECT_EQ(r.status().message().rfind("profile: input_limits.", 0), 0u) << r.status();
+    }
 }
 
 TEST(Remote_Profile, userProfileFromJson) {

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cvgen/remote/capabilities.hpp"
 #include "json_util.hpp"
 
 namespace cvgen {
@@ -34,7 +35,7 @@ std::string Profile::createPath(Operation op) const {
 }
 
 std::vector<std::string> builtinProfileNames() {
-    return {"kling", "anyapi", "cometapi", "ideogram"};
+    return {"kling", "anyapi", "cometapi", "cometapi-v2", "ideogram"};
 }
 
 Result<Profile> builtinProfile(const std::string& name) {
@@ -54,11 +55,18 @@ Result<Profile> builtinProfile(const std::string& name) {
         p.operations = kling;
         p.operations.push_back(Operation::UPSCALE);
     } else if (name == "cometapi") {
+        // Seed 001's page: bottom_expansion_ratio, and n documented as a string.
         p.baseUrl = "https://api.cometapi.com";
         p.klingPrefix = "/kling/v1";
         p.auth = AuthStyle::BEARER;
         p.nAsString = true;
         p.fieldNames["down_expansion_ratio"] = "bottom_expansion_ratio";
+        p.operations = kling;
+    } else if (name == "cometapi-v2") {
+        // CometAPI's newer page: Kling's own down_expansion_ratio and an integer n (issue #16).
+        p.baseUrl = "https://api.cometapi.com";
+        p.klingPrefix = "/kling/v1";
+        p.auth = AuthStyle::BEARER;
         p.operations = kling;
     } else if (name == "ideogram") {
         p.baseUrl = "https://api.ideogram.ai";
@@ -67,11 +75,61 @@ Result<Profile> builtinProfile(const std::string& name) {
         p.auth = AuthStyle::API_KEY;
         p.operations = {Operation::UPSCALE};
     } else {
-        return notFound("no built-in provider profile named '" + name +
-                        "' (kling, anyapi, cometapi, ideogram, or a .json file)");
+        std::string names;
+        for (const std::string& n : builtinProfileNames()) names += n + ", ";
+        return notFound("no built-in provider profile named '" + name + "' (" + names +
+                        "or a .json file)");
     }
     return p;
 }
+
+namespace {
+
+/** One endpoint's "input_limits" object over `base` (the endpoint's built-in rules): every key
+ * optional. The error message starts with the bad key. */
+Result<ImageLimits> parseLimits(const rapidjson::Value& v, ImageLimits l) {
+    if (!v.IsObject()) return invalidArgument("must be an object");
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        const std::string key = it->name.GetString();
+        const rapidjson::Value& x = it->value;
+        if (key == "formats") {
+            if (!x.IsArray() || x.Empty()) return invalidArgument(key + ": must be a list");
+            l.formats.clear();
+            for (const auto& f : x.GetArray()) {
+                const ImageFormat fmt = f.IsString()
+                                            ? formatFromExtension(std::string("x.") + f.GetString())
+                                            : ImageFormat::UNKNOWN;
+                if (fmt == ImageFormat::UNKNOWN)
+                    return invalidArgument(key +
+                                           ": each must be jpeg, png, webp, tiff, bmp or gif");
+                l.formats.push_back(fmt);
+            }
+        } else if (key == "max_bytes" || key == "min_side") {
+            if (!x.IsInt64() || x.GetInt64() < 1)
+                return invalidArgument(key + ": must be a positive integer");
+            if (key == "max_bytes")
+                l.maxBytes = size_t(x.GetInt64());
+            else if (x.GetInt64() > 65535)
+                return invalidArgument(key + ": must be at most 65535");
+            else
+                l.minSide = int(x.GetInt64());
+        } else if (key == "min_aspect" || key == "max_aspect") {
+            if (!x.IsNumber()) return invalidArgument(key + ": must be a number");
+            (key == "min_aspect" ? l.minAspect : l.maxAspect) = x.GetDouble();
+        } else {
+            return invalidArgument(key +
+                                   ": unknown key (formats, max_bytes, min_side, "
+                                   "min_aspect, max_aspect)");
+        }
+    }
+    // The preflight's own contract (planConform): 0 < minAspect <= 1 <= maxAspect.
+    if (!(l.minAspect > 0 && l.minAspect <= 1 && l.maxAspect >= 1 && l.maxAspect <= 65535 &&
+          l.minAspect >= 1.0 / 65535))
+        return invalidArgument("min_aspect/max_aspect: need 1/65535 <= min <= 1 <= max <= 65535");
+    return l;
+}
+
+}  // namespace
 
 Result<Profile> parseProfileJson(const std::string& json) {
     rapidjson::Document d;
@@ -129,6 +187,21 @@ Result<Profile> parseProfileJson(const std::string& json) {
                 return invalidArgument(
                     "profile: operations: each must be expand, generate, omni or upscale");
             p.operations.push_back(*op);
+        }
+    }
+    if (const auto* v = detail::member(d, "input_limits")) {
+        if (!v->IsObject()) return invalidArgument("profile: input_limits: must be an object");
+        for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
+            const std::string key = it->name.GetString();
+            const auto e = parseEndpoint(key);
+            if (!e)
+                return invalidArgument("profile: input_limits." + key +
+                                       ": must be expand, generate, omni or upscale");
+            auto limits = parseLimits(it->value, endpointRules(*e).input);
+            if (!limits.ok())
+                return invalidArgument("profile: input_limits." + key + "." +
+                                       limits.status().message());
+            p.inputLimits[*e] = *limits;
         }
     }
     if (p.baseUrl.rfind("http://", 0) != 0 && p.baseUrl.rfind("https://", 0) != 0)

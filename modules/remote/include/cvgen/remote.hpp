@@ -7,7 +7,7 @@
  * The common case, synchronous:
  * @code
  *   cvgen::remote::RemoteParams rp;
- *   rp.profile = "anyapi";                    // kling | anyapi | cometapi | ideogram | file.json
+ *   rp.profile = "anyapi";                    // builtinProfileNames() or file.json
  *   rp.apiKey = keyFromTheEnvironment;        // the library never reads the environment
  *   auto provider = cvgen::remote::createProvider(rp);   // Result<cv::Ptr<cvgen::Provider>>
  *   cvgen::ExpandRequest req;                 // image, ratios, prompt, n…

@@ -197,7 +197,7 @@ Result<cv::Ptr<Provider>> createProvider(const ClientParams& params);
 /** @brief What the CLI's provider factory hands over: a profile name or JSON path plus
  * overrides. Keys come from the application (environment), never read here. */
 struct RemoteParams {
-    std::string profile = "kling";  ///< kling | anyapi | cometapi | ideogram | path.json
+    std::string profile = "kling";  ///< builtinProfileNames() or path.json
     std::string baseUrl;            ///< overrides the profile's base URL when set
     std::string apiKey;
     std::string accessKey;

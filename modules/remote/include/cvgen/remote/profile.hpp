@@ -43,7 +43,8 @@ struct Profile {
     std::string createPath(Operation op) const;
 };
 
-/** @brief Names of the built-in profiles: kling, anyapi, cometapi, ideogram. */
+/** @brief Names of the built-in profiles: kling, anyapi, cometapi (bottom_expansion_ratio,
+ * string n), cometapi-v2 (down_expansion_ratio, integer n), ideogram. */
 std::vector<std::string> builtinProfileNames();
 
 /** @brief A built-in profile by name; NOT_FOUND when there is none. */
@@ -54,8 +55,11 @@ Result<Profile> builtinProfile(const std::string& name);
  *   "kling_prefix": "/kling/v1", "upscale_path": "/ideogram/upscale",
  *   "auth": "bearer|kling_jwt|api_key", "n_as_string": false,
  *   "fields": {"down_expansion_ratio": "bottom_expansion_ratio"},
- *   "operations": ["expand", "generate", "omni", "upscale"]}`.
- * Every key but `base_url` (or `extends`) is optional.
+ *   "operations": ["expand", "generate", "omni", "upscale"],
+ *   "input_limits": {"upscale": {"formats": ["jpeg", "png", "webp"], "max_bytes": 25000000,
+ *                                "min_side": 1, "min_aspect": 0.4, "max_aspect": 2.5}}}`.
+ * Every key but `base_url` (or `extends`) is optional; an endpoint's `input_limits` start from
+ * its built-in rules (cvgen::remote::endpointRules) and replace only the keys given.
  * @return INVALID_ARGUMENT naming the bad key. */
 Result<Profile> parseProfileJson(const std::string& json);
 

@@ -1,0 +1,32 @@
+#ifndef CVGEN_APPS_CLI_CAPABILITIES_HPP
+#define CVGEN_APPS_CLI_CAPABILITIES_HPP
+
+// What the operation subcommands tell the user from the provider layer's capability table:
+// default models, legacy-model and no-effect warnings. Warnings go to stderr and never change
+// the exit code.
+
+#include <string>
+
+#include "cvgen/core/image_limits.hpp"
+#include "provider_factory.hpp"
+
+namespace cvgen::cli {
+
+/** @brief True for the offline engine ("local"), false for a remote profile or profile file. */
+bool isLocal(const ProviderOptions& opts);
+
+/** @brief The model an endpoint uses when none is named ("kling-v3" for generate,
+ * "kling-image-o1" for omni); "" when this build has no remote module. */
+std::string defaultModelName(Endpoint e);
+
+/** @brief Prints "cvgen CMD: warning: WHAT" to stderr. */
+void warn(const std::string& command, const std::string& what);
+
+/** @brief Warns when `model` is a legacy name of the endpoint (still accepted, dropped from the
+ * provider's current list), naming the current ones. Unknown names are left to the request's
+ * validation, which refuses them before any network call. */
+void warnIfLegacyModel(const std::string& command, Endpoint e, const std::string& model);
+
+}  // namespace cvgen::cli
+
+#endif  // CVGEN_APPS_CLI_CAPABILITIES_HPP
