@@ -67,13 +67,14 @@ struct Params {
     /** @brief Under `/kling/v1`, also require what AnyAPI marks required: `n` on expand and
      * generation, `model_name` on generation and omni-image (HTTP 400, code 1201). */
     bool aggregatorStrict = false;
-    /** @brief Enforce what the real services refuse, from the client's own table
-     * (cvgen/remote/capabilities.hpp): each model's capabilities (image_fidelity only with
+    /** @brief Enforce what the real services refuse, by the client's own table
+     * (cvgen/remote/capabilities.hpp): each model's capabilities — image_fidelity only with
      * kling-v2-1, 4k and series only with kling-v3-omni, no `auto` ratio for a text-only
-     * kling-v3-omni request, no negative_prompt with an image, at most 10 references…) and
-     * each endpoint's input image rules. A refused create is HTTP 400, code 1201, its message
-     * naming the field; on `/upscale` Ideogram's `{"error": "<field>: …"}`. Without it the
-     * emulator accepts any model with any option it can render. */
+     * kling-v3-omni request, no negative_prompt with an image, at most 10 references… A refused
+     * create is HTTP 400, code 1201, its message naming the field; on `/upscale` Ideogram's
+     * `{"error": "<field>: …"}`. Without it the emulator accepts any known model with any
+     * option it can render. Input images follow each endpoint's rules of the same table in
+     * both modes. */
     bool strict = false;
     /** @brief Connections open at once, in [1,100000]; further clients wait in the listen
      * backlog until one closes. Plain HTTP is event-driven: a connection waiting for its next
