@@ -29,6 +29,10 @@ namespace detail {
 
 using std::chrono::milliseconds;
 
+inline milliseconds msSince(Clock::time_point t0) {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+}
+
 /** Weighted slots shared by the client's tasks; a release wakes the engine's queue. */
 class Slots {
 public:
