@@ -60,6 +60,7 @@ void PollSchedule::rebuild(Operation op) {
     Plan plan;
     plan.horizon = s.back();
     plan.median = s[s.size() / 2];
+    plan.spread = s[s.size() * 3 / 4] - s[s.size() / 4];
     plan.builtFrom = recorded_[size_t(op)];
     plan.step = std::max<int64_t>(5, (plan.horizon + kMaxCells - 1) / kMaxCells);
     const int64_t cells = plan.horizon / plan.step + 2;
@@ -122,7 +123,9 @@ milliseconds PollSchedule::due(Operation op, int k, milliseconds prev) {
         const int64_t cell = k == 0 ? 0 : at / plan.step;
         t = int64_t(plan.next[size_t(std::min<int64_t>(cell, int64_t(plan.next.size()) - 1))]) *
             plan.step;
-        t += int64_t(double(t - at) * u(rng_));
+        // By a fraction of the gap, never more than the spread of the learned times: tasks
+        // that all take the same time are queried right at that time.
+        t += int64_t(double(std::min(t - at, plan.spread)) * u(rng_));
     } else {
         // Past every task seen: geometric gaps, never longer than maxInterval.
         const double gap = std::min(std::max(double(minGap), kTailGrowth * double(at)),

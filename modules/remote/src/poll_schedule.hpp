@@ -42,6 +42,7 @@ private:
         int64_t step = 0;           // grid step (ms)
         int64_t horizon = 0;        // the longest duration learned (ms)
         int64_t median = 0;         // ms
+        int64_t spread = 0;         // interquartile range (ms): how far jitter may move a query
         std::vector<int32_t> next;  // cell of the last query -> cell of the next
         size_t builtFrom = 0;       // samples recorded when built
     };
