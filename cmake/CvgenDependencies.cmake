@@ -7,6 +7,9 @@ find_package(PkgConfig REQUIRED)
 # cpp-httplib is a compiled library on Debian; its compile definitions (OpenSSL support) come
 # through pkg-config and must match the library.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
+# libjpeg-turbo's TurboJPEG API: core decodes JPEG straight to BGR with it (OpenCV 4.6 swaps
+# RGB to BGR in a scalar loop, about a third of a JPEG decode).
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET GLOBAL libturbojpeg)
 
 # RapidJSON only sets an include directory: wrap it in a target. Used privately (never in public
 # headers), so it is linked as $<BUILD_INTERFACE:...> and never exported.

@@ -39,6 +39,6 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # (cvgenConfig.cmake finds them; cvgen.pc requires them). Not needed to run the CLI, hence not
 # Depends.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS
-    "libopencv-dev (>= 4.6), libcurl4-openssl-dev, libssl-dev, libcpp-httplib-dev, pkg-config")
+    "libopencv-dev (>= 4.6), libturbojpeg0-dev, libcurl4-openssl-dev, libssl-dev, libcpp-httplib-dev, pkg-config")
 
 include(CPack)

@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PACKAGES=(
     build-essential cmake pkg-config ninja-build
-    libopencv-dev libopencv-contrib-dev
+    libopencv-dev libopencv-contrib-dev libturbojpeg0-dev
     rapidjson-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libcpp-httplib-dev
     libcli11-dev libbenchmark-dev libssl-dev
     clang clang-format libclang-rt-14-dev

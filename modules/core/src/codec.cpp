@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "exif.hpp"
+#include "jpeg_decode.hpp"
 
 namespace cvgen {
 
@@ -367,12 +368,15 @@ Result<cv::Mat> decodeImage(const uint8_t* data, size_t n, const DecodeOptions& 
                                std::to_string(opts.maxPixels) + " pixels");
     if (h.format == ImageFormat::GIF) return invalidArgument("GIF images cannot be decoded here");
     cv::Mat decoded;
-    try {
-        const cv::Mat buf(1, int(std::min<size_t>(n, size_t(INT_MAX))), CV_8U,
-                          const_cast<uint8_t*>(data));
-        decoded = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception& e) {
-        return dataLoss(std::string(formatName(h.format)) + " decode failed: " + e.what());
+    if (h.format == ImageFormat::JPEG) decoded = detail::decodeJpegFast(data, n, h.width, h.height);
+    if (decoded.empty()) {
+        try {
+            const cv::Mat buf(1, int(std::min<size_t>(n, size_t(INT_MAX))), CV_8U,
+                              const_cast<uint8_t*>(data));
+            decoded = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+        } catch (const cv::Exception& e) {
+            return dataLoss(std::string(formatName(h.format)) + " decode failed: " + e.what());
+        }
     }
     if (decoded.empty())
         return dataLoss(std::string(formatName(h.format)) + " data is corrupt (decoder failed)");
