@@ -199,6 +199,28 @@ struct TimedProvider {
     const std::string png = pngBytes(40, 30, cv::Scalar(1, 2, 3));
 };
 
+/** `n` expand tasks started at once with runAsync; wait() returns how many succeeded. */
+class InFlight {
+public:
+    InFlight(TaskClient& c, int n) : n_(n) {
+        const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
+        for (int i = 0; i < n; ++i)
+            c.runAsync(expandOf(ImageSource::fromMat(input)), {}, [this](Result<TaskOutput> r) {
+                if (r.ok()) ++ok_;
+                if (++finished_ == n_) all_.set_value();
+            });
+    }
+    int wait() {
+        all_.get_future().wait();
+        return ok_.load();
+    }
+
+private:
+    const int n_;
+    std::atomic<int> ok_{0}, finished_{0};
+    std::promise<void> all_;
+};
+
 TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
     // 300 tasks in flight at once, each taking ~300 ms at the "provider": the engine waits for
     // all of them on its one loop thread (plus the CPU pool), not one thread per task.
@@ -212,14 +234,7 @@ TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
     auto c = TaskClient::create(params);
     ASSERT_TRUE(c.ok());
     const int kTasks = 300;
-    std::atomic<int> ok{0}, finished{0};
-    std::promise<void> all;
-    const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
-    for (int i = 0; i < kTasks; ++i)
-        (*c)->runAsync(expandOf(ImageSource::fromMat(input)), {}, [&](Result<TaskOutput> r) {
-            if (r.ok()) ++ok;
-            if (++finished == kTasks) all.set_value();
-        });
+    InFlight batch(**c, kTasks);
     // While they are all in flight, count this process's threads.
     std::this_thread::sleep_for(150ms);
     int threads = 0;
@@ -228,8 +243,7 @@ TEST(Remote_Engine, manyTasksInFlightOnFewThreads) {
             if (e->d_name[0] != '.') ++threads;
         closedir(dir);
     }
-    all.get_future().wait();
-    EXPECT_EQ(ok.load(), kTasks);
+    EXPECT_EQ(batch.wait(), kTasks);
     // The fake transport's blocking sends run on the blocking pool (a real curl transport has
     // none); even so far fewer threads than tasks.
     EXPECT_LT(threads, kTasks / 3) << threads << " threads for " << kTasks << " tasks";
@@ -248,16 +262,7 @@ TEST(Remote_Engine, queryCapAllowsABurstThenHoldsTheRate) {
     auto c = TaskClient::create(params);
     ASSERT_TRUE(c.ok());
     const int kTasks = 60;
-    std::atomic<int> ok{0}, finished{0};
-    std::promise<void> all;
-    const cv::Mat input(320, 400, CV_8UC3, cv::Scalar(5, 6, 7));
-    for (int i = 0; i < kTasks; ++i)
-        (*c)->runAsync(expandOf(ImageSource::fromMat(input)), {}, [&](Result<TaskOutput> r) {
-            if (r.ok()) ++ok;
-            if (++finished == kTasks) all.set_value();
-        });
-    all.get_future().wait();
-    EXPECT_EQ(ok.load(), kTasks);
+    EXPECT_EQ(InFlight(**c, kTasks).wait(), kTasks);
     std::lock_guard<std::mutex> lock(provider.mu);
     ASSERT_EQ(provider.queryTimes.size(), size_t(kTasks));
     std::sort(provider.queryTimes.begin(), provider.queryTimes.end());
