@@ -43,10 +43,8 @@ int runOmni(const OmniArgs& a) {
         std::cerr << "cvgen omni: --resolution must be 1k, 2k or 4k\n";
         return EXIT_USAGE;
     }
-    int seriesAmount = 0;  // 0: no series
-    if (a.series == "auto") {
-        seriesAmount = cvgen::OmniRequest::kSeriesAuto;
-    } else if (!a.series.empty()) {
+    int seriesAmount = cvgen::OmniRequest().seriesAmount;  // used only with --series N
+    if (!a.series.empty() && a.series != "auto") {
         try {
             size_t used = 0;
             seriesAmount = std::stoi(a.series, &used);
@@ -74,6 +72,7 @@ int runOmni(const OmniArgs& a) {
     if (!a.series.empty()) {
         req.resultType = cvgen::OmniResultType::SERIES;
         req.seriesAmount = seriesAmount;
+        req.seriesAuto = a.series == "auto";
     }
     for (const auto& path : a.images) {
         auto img = readImageFile(path);

@@ -228,8 +228,10 @@ private:
     template <typename Req, typename Body>
     void prepareJson(const Req& r, const CallOptions& opt, Operation op, int slots,
                      const std::string& givenExt, Body body, CreatedFn onCreated, Completion done) {
-        Status st = validate(r);
-        if (st.ok()) st = checkCapabilities(r);
+        // The model's rules first: their messages name the model (validate() keeps the
+        // model-independent ranges, lengths and images).
+        Status st = checkCapabilities(r);
+        if (st.ok()) st = validate(r);
         if (st.ok()) st = supported(op);
         if (!st.ok()) return failEarly(st, std::move(onCreated), std::move(done));
         auto job = engine_->newJob(op, opt);
@@ -283,7 +285,7 @@ private:
                  Completion done = nullptr) {
         // A series of "auto" length holds as many slots as it may produce: "it will consume
         // concurrency corresponding to the actual generated quantity" (OMNI L84), at most 9.
-        const int series = r.seriesAmount == OmniRequest::kSeriesAuto ? 9 : r.seriesAmount;
+        const int series = r.seriesAuto ? 9 : r.seriesAmount;
         const int slots = r.resultType == OmniResultType::SERIES ? series : r.task.n;
         prepareJson(withCallback(r), opt, Operation::OMNI, slots, r.task.externalTaskId,
                     detail::omniBody, std::move(cb), std::move(done));
@@ -316,8 +318,8 @@ private:
 
 void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, CreatedFn cb,
                              Completion done) {
-    Status st = validate(r);
-    if (st.ok()) st = checkCapabilities(r);
+    Status st = checkCapabilities(r);
+    if (st.ok()) st = validate(r);
     if (st.ok()) st = supported(Operation::UPSCALE);
     if (!st.ok()) return failEarly(st, std::move(cb), std::move(done));
     auto job = engine_->newJob(Operation::UPSCALE, opt);
