@@ -59,6 +59,17 @@ namespace {
 
 using detail::JobPtr;
 
+/** `done` with TaskOutput::model set to the model the request went to (its default when the
+ * request named none), so a caller's history names what really served it. */
+Completion withModel(Completion done, Endpoint e, const std::string& named) {
+    const ModelCaps* m = named.empty() ? defaultModel(e) : findModel(e, named);
+    const std::string model = m ? m->name : named;
+    return [done = std::move(done), model](Result<TaskOutput> r) {
+        if (r.ok()) r->model = model;
+        done(std::move(r));
+    };
+}
+
 class TaskClientImpl final : public TaskClient {
 public:
     TaskClientImpl(const ClientParams& p, std::shared_ptr<EventLoop> loop,
@@ -99,10 +110,12 @@ public:
         runWith(r, opt, std::move(done));
     }
     void runAsync(const GenerateRequest& r, const CallOptions& opt, Completion done) override {
-        runWith(r, opt, std::move(done));
+        CV_Assert(done);
+        runWith(r, opt, withModel(std::move(done), Endpoint::GENERATE, r.model));
     }
     void runAsync(const OmniRequest& r, const CallOptions& opt, Completion done) override {
-        runWith(r, opt, std::move(done));
+        CV_Assert(done);
+        runWith(r, opt, withModel(std::move(done), Endpoint::OMNI, r.model));
     }
     void runAsync(const UpscaleRequest& r, const CallOptions& opt, Completion done) override {
         runWith(r, opt, std::move(done));

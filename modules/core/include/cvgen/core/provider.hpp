@@ -183,6 +183,10 @@ struct TaskTimings {
 struct TaskOutput {
     std::vector<ResultImage> images;
     std::string provider;  ///< profile name: "local", "kling", "anyapi", …
+    /** @brief The model that served a generate/omni request (the provider's default when the
+     * request named none); empty where no model applies (expand, upscale, the offline engine)
+     * or is not known (a resumed task). */
+    std::string model;
     std::string taskId;
     std::string externalTaskId;
     std::string requestId;
