@@ -13,6 +13,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "cli_capabilities.hpp"
 #include "cli_output.hpp"
 #include "command.hpp"
 #include "cvgen/core/compose.hpp"
@@ -38,7 +39,16 @@ double msSince(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-int runExpand(const ExpandArgs& a) {
+/** Flags the chosen provider ignores: said once each, on stderr. */
+void warnIneffective(const cvgen::cli::FlagGiven& given, bool local) {
+    using namespace cvgen::cli;
+    if (local)
+        warnNoEffect("expand", given, {"--prompt"}, "offline (the fill is classical, --mode)");
+    else
+        warnNoEffect("expand", given, {"--mode"}, "at a remote provider (offline fill only)");
+}
+
+int runExpand(const ExpandArgs& a, const cvgen::cli::FlagGiven& given) {
     using namespace cvgen::cli;
     const auto t0 = Clock::now();
     const char* cmd = "expand";
@@ -82,6 +92,7 @@ int runExpand(const ExpandArgs& a) {
         return EXIT_USAGE;
     }
 
+    warnIneffective(given, isLocal(a.provider));
     ProviderOptions po = a.provider;
     po.local.mode = *mode;
     auto provider = makeProvider(po);
@@ -225,7 +236,10 @@ void setupExpand(CLI::App& app) {
     sub->add_flag("--color-match", args->colorMatch, "Match the ring's colours to the original");
     sub->add_flag("--json", args->json, "Print one JSON object with outputs, plan and timings");
     cvgen::cli::addProviderOptions(sub, args->provider);
-    sub->callback([args] { cvgen::cli::setExitCode(runExpand(*args)); });
+    sub->callback([args, sub] {
+        cvgen::cli::setExitCode(
+            runExpand(*args, [sub](const char* flag) { return sub->count(flag) > 0; }));
+    });
 }
 
 const cvgen::cli::Registrar kRegister("expand", 10, setupExpand);

@@ -26,7 +26,20 @@ struct GenerateArgs {
     cvgen::cli::ProviderOptions provider;
 };
 
-int runGenerate(const GenerateArgs& a) {
+/** Flags the chosen provider ignores: said once each, on stderr. */
+void warnIneffective(const cvgen::cli::FlagGiven& given, bool local) {
+    using namespace cvgen::cli;
+    if (local)
+        warnNoEffect("generate", given,
+                     {"--model", "--negative-prompt", "--image", "--reference", "--image-fidelity",
+                      "--human-fidelity"},
+                     "offline (the placeholder follows only the prompt, size, --n and --seed)");
+    else
+        warnNoEffect("generate", given, {"--seed"},
+                     "at a remote provider (it seeds the offline placeholder only)");
+}
+
+int runGenerate(const GenerateArgs& a, const cvgen::cli::FlagGiven& given) {
     using namespace cvgen::cli;
     const auto t0 = Clock::now();
     if (!writableExtension(a.output)) {
@@ -45,6 +58,7 @@ int runGenerate(const GenerateArgs& a) {
         std::cerr << "cvgen generate: --resolution must be 1k or 2k\n";
         return EXIT_USAGE;
     }
+    warnIneffective(given, isLocal(a.provider));
     if (!isLocal(a.provider)) warnIfLegacyModel("generate", cvgen::Endpoint::GENERATE, a.model);
     ProviderOptions po = a.provider;
     po.local.seed = a.seed;
@@ -115,7 +129,10 @@ void setupGenerate(CLI::App& app) {
     sub->add_option("--seed", args->seed, "Seed of the offline placeholder images");
     sub->add_flag("--json", args->json, "Print one JSON object with outputs and timings");
     cvgen::cli::addProviderOptions(sub, args->provider);
-    sub->callback([args] { cvgen::cli::setExitCode(runGenerate(*args)); });
+    sub->callback([args, sub] {
+        cvgen::cli::setExitCode(
+            runGenerate(*args, [sub](const char* flag) { return sub->count(flag) > 0; }));
+    });
 }
 
 const cvgen::cli::Registrar kRegister("generate", 20, setupGenerate);

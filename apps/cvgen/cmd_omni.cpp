@@ -25,7 +25,19 @@ struct OmniArgs {
     cvgen::cli::ProviderOptions provider;
 };
 
-int runOmni(const OmniArgs& a) {
+/** Flags the chosen provider ignores: said once each, on stderr. */
+void warnIneffective(const cvgen::cli::FlagGiven& given, bool local) {
+    using namespace cvgen::cli;
+    if (local)
+        warnNoEffect("omni", given, {"--model", "--element"},
+                     "offline (the placeholder follows only the prompt, the images' shape, the "
+                     "size, the count and --seed)");
+    else
+        warnNoEffect("omni", given, {"--seed"},
+                     "at a remote provider (it seeds the offline placeholder only)");
+}
+
+int runOmni(const OmniArgs& a, const cvgen::cli::FlagGiven& given) {
     using namespace cvgen::cli;
     const auto t0 = Clock::now();
     if (!writableExtension(a.output)) {
@@ -43,10 +55,8 @@ int runOmni(const OmniArgs& a) {
         std::cerr << "cvgen omni: --resolution must be 1k, 2k or 4k\n";
         return EXIT_USAGE;
     }
-    int seriesAmount = 0;  // 0: no series
-    if (a.series == "auto") {
-        seriesAmount = cvgen::OmniRequest::kSeriesAuto;
-    } else if (!a.series.empty()) {
+    int seriesAmount = cvgen::OmniRequest().seriesAmount;  // used only with --series N
+    if (!a.series.empty() && a.series != "auto") {
         try {
             size_t used = 0;
             seriesAmount = std::stoi(a.series, &used);
@@ -59,6 +69,8 @@ int runOmni(const OmniArgs& a) {
             return EXIT_USAGE;
         }
     }
+    warnIneffective(given, isLocal(a.provider));
+    if (!isLocal(a.provider)) warnIfLegacyModel("omni", cvgen::Endpoint::OMNI, a.model);
     ProviderOptions po = a.provider;
     po.local.seed = a.seed;
     auto provider = makeProvider(po);
@@ -74,6 +86,7 @@ int runOmni(const OmniArgs& a) {
     if (!a.series.empty()) {
         req.resultType = cvgen::OmniResultType::SERIES;
         req.seriesAmount = seriesAmount;
+        req.seriesAuto = a.series == "auto";
     }
     for (const auto& path : a.images) {
         auto img = readImageFile(path);
@@ -121,7 +134,10 @@ void setupOmni(CLI::App& app) {
     sub->add_option("--seed", args->seed, "Seed of the offline placeholder images");
     sub->add_flag("--json", args->json, "Print one JSON object with outputs and timings");
     cvgen::cli::addProviderOptions(sub, args->provider);
-    sub->callback([args] { cvgen::cli::setExitCode(runOmni(*args)); });
+    sub->callback([args, sub] {
+        cvgen::cli::setExitCode(
+            runOmni(*args, [sub](const char* flag) { return sub->count(flag) > 0; }));
+    });
 }
 
 const cvgen::cli::Registrar kRegister("omni", 25, setupOmni);

@@ -194,9 +194,9 @@ void setupServe(CLI::App& app) {
     sub->add_flag("--aggregator-strict", o->aggregatorStrict,
                   "Under /kling/v1 require n (expand, generation) and model_name, as AnyAPI does");
     sub->add_flag("--strict", o->strict,
-                  "Refuse what the real services refuse, by the client's own rules: each "
-                  "model's capabilities and each endpoint's input images (400, code 1201 naming "
-                  "the field)");
+                  "Refuse what the real services refuse, by the client's own table: each "
+                  "model's capabilities (400, code 1201 naming the field); fields the services "
+                  "merely ignore pass. Input images follow each endpoint's rules in both modes");
     sub->add_option("--max-connections", o->maxConnections,
                     "Connections open at once; more wait in the listen backlog (idle "
                     "keep-alive clients hold no thread)")

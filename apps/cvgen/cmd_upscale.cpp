@@ -2,6 +2,7 @@
 //               [--detail D] [--magic-prompt auto|on|off] [--seed S] [--json] [provider flags]
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -26,27 +27,27 @@ struct UpscaleArgs {
     cvgen::cli::ProviderOptions provider;
 };
 
-/** Flags the chosen provider ignores: said once each, on stderr. `given` tells whether the user
- * set a flag. */
-template <typename Given>
-void warnIneffective(const UpscaleArgs& a, Given given) {
+/** Flags the chosen provider ignores: said once each, on stderr. A provider without an upscale
+ * route gets no warning: the call fails at once, saying so. */
+void warnIneffective(const UpscaleArgs& a, const cvgen::cli::FlagGiven& given) {
     using namespace cvgen::cli;
     if (isLocal(a.provider)) {
-        for (const char* f : {"--prompt", "--resemblance", "--detail", "--magic-prompt", "--seed"})
-            if (given(f))
-                warn("upscale", std::string(f) +
-                                    " has no effect offline (local resamples by "
-                                    "exactly --scale)");
+        warnNoEffect("upscale", given,
+                     {"--prompt", "--resemblance", "--detail", "--magic-prompt", "--seed"},
+                     "offline (local resamples by exactly --scale)");
         return;
     }
-    if (given("--scale"))
-        warn("upscale",
-             "--scale is ignored by Ideogram's upscale (used by the remote "
-             "providers), which enlarges by up to 2x and takes no factor");
-    if (given("--sharpen")) warn("upscale", "--sharpen only applies offline (--provider local)");
+    const auto route = remoteUpscale(a.provider);
+    if (!route) return;
+    char factor[32];
+    std::snprintf(factor, sizeof factor, "%g", route->maxScale);
+    warnNoEffect("upscale", given, {"--scale"},
+                 "at --provider " + a.provider.name + ": " + route->api +
+                     "'s upscale enlarges by up to " + factor + "x and takes no factor");
+    warnNoEffect("upscale", given, {"--sharpen"}, "at a remote provider (offline only)");
 }
 
-int runUpscale(const UpscaleArgs& a, const std::function<bool(const char*)>& given) {
+int runUpscale(const UpscaleArgs& a, const cvgen::cli::FlagGiven& given) {
     using namespace cvgen::cli;
     const auto t0 = Clock::now();
     if (!writableExtension(a.output)) {

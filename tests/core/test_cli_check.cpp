@@ -84,8 +84,8 @@ TEST(Core_CliCheck, rulesPerProviderAndEndpoint) {
                     .ok());
     struct Case {
         std::string provider, endpoint, file;
-        int exit;  ///< 0 pass, 1 fail, 2 usage (no such route / provider)
-        const char* text;
+        int exit;          ///< 0 pass, 1 fail, 2 usage (no such route / provider)
+        const char* text;  ///< on stdout; for a usage error, on stderr
     };
     const std::vector<Case> cases = {
         // No provider: the API the endpoint belongs to.
@@ -109,11 +109,11 @@ TEST(Core_CliCheck, rulesPerProviderAndEndpoint) {
         {relay, "expand", wide, 0, "OK   "},
         {relay, "generate", small, 1, "TOO_SMALL"},
         // No such route, no remote rules, no such provider: usage errors.
-        {"kling", "upscale", small, 2, ""},
-        {"cometapi", "upscale", small, 2, ""},
-        {"ideogram", "expand", small, 2, ""},
-        {"local", "expand", small, 2, ""},
-        {"nope", "expand", small, 2, ""},
+        {"kling", "upscale", small, 2, "provider 'kling' has no upscale route"},
+        {"cometapi", "upscale", small, 2, "provider 'cometapi' has no upscale route"},
+        {"ideogram", "expand", small, 2, "provider 'ideogram' has no expand route"},
+        {"local", "expand", small, 2, "takes any image it can decode; name a remote provider"},
+        {"nope", "expand", small, 2, "cvgen check: --provider: "},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE((c.provider.empty() ? "(none)" : c.provider) + " " + c.endpoint + " " +
@@ -121,7 +121,9 @@ TEST(Core_CliCheck, rulesPerProviderAndEndpoint) {
         const std::string args = "check --endpoint " + c.endpoint +
                                  (c.provider.empty() ? "" : " --provider " + c.provider) + " " +
                                  c.file;
-        CliRun r = runCli(args);
+        CliRun r = c.exit == 2 ? cvgen::testutil::runCommand(std::string(CVGEN_CLI_PATH) + " " +
+                                                             args + " 2>&1 >/dev/null")
+                               : runCli(args);
         EXPECT_EQ(r.exitCode, c.exit) << r.out;
         EXPECT_NE(r.out.find(c.text), std::string::npos) << r.out;
     }

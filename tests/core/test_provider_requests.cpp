@@ -89,11 +89,14 @@ TEST(Core_Requests, generateRules) {
     GenerateRequest g;
     g.prompt = "a beach";
     EXPECT_TRUE(validate(g).ok());
+    // An image_reference without an image, a negative prompt with one: Kling's rules, judged
+    // (naming the model) by the capability checker, not here.
     g.imageReference = ImageReference::SUBJECT;
-    expectBadField(validate(g), "image_reference");  // no image to refer to
-    g.image = ImageSource::fromUrl("https://x/ref.png");
     EXPECT_TRUE(validate(g).ok());
+    g.image = ImageSource::fromUrl("https://x/ref.png");
     g.negativePrompt = "blurry";
+    EXPECT_TRUE(validate(g).ok());
+    g.negativePrompt = std::string(2501, 'x');
     expectBadField(validate(g), "negative_prompt");
     g.negativePrompt.clear();
     g.imageFidelity = 1.5;
@@ -123,8 +126,11 @@ TEST(Core_Requests, omniAndUpscaleRules) {
     o.resultType = OmniResultType::SERIES;
     o.seriesAmount = 1;
     expectBadField(validate(o), "series_amount");
-    o.seriesAmount = OmniRequest::kSeriesAuto;
+    o.seriesAuto = true;  // the amount is then not used
     EXPECT_TRUE(validate(o).ok());
+    o.seriesAuto = false;
+    o.seriesAmount = 0;  // an amount left at 0 is no longer "auto"
+    expectBadField(validate(o), "series_amount");
 
     UpscaleRequest u;
     u.image = ImageSource::fromUrl("https://x/a.png");

@@ -59,7 +59,12 @@ std::vector<Case> cases() {
          nullptr, nullptr, kLenientOk},
         {"negative_prompt with an image", gen,
          R"({"model_name":"kling-v2-1","prompt":"p","negative_prompt":"blur","image":)" + img + "}",
-         "negative_prompt", "reference image", 400},
+         "negative_prompt", "reference image", kLenientOk},
+        // Fields the service ignores rather than refuses: the client stops them, strict does not.
+        {"human_fidelity with a face reference (GEN L83: no effect)", gen,
+         R"({"model_name":"kling-v2-1","prompt":"p","image":)" + img +
+             R"(,"image_reference":"face","human_fidelity":0.45})",
+         nullptr, nullptr, kLenientOk},
         {"negative_prompt text-only", gen,
          R"({"model_name":"kling-v3","prompt":"p","negative_prompt":"blur"})", nullptr, nullptr,
          kLenientOk},
@@ -86,6 +91,14 @@ std::vector<Case> cases() {
          "result_type", "kling-image-o1", kLenientOk},
         {"series of 3 with kling-v3-omni", omni,
          R"({"model_name":"kling-v3-omni","prompt":"p","result_type":"series",)"
+         R"("series_amount":3,"aspect_ratio":"1:1"})",
+         nullptr, nullptr, kLenientOk},
+        {"n with a series (OMNI L82: invalid, no effect)", omni,
+         R"({"model_name":"kling-v3-omni","prompt":"p","result_type":"series",)"
+         R"("series_amount":3,"n":2,"aspect_ratio":"1:1"})",
+         nullptr, nullptr, kLenientOk},
+        {"series_amount with a single result (OMNI L85: no effect)", omni,
+         R"({"model_name":"kling-v3-omni","prompt":"p","result_type":"single",)"
          R"("series_amount":3,"aspect_ratio":"1:1"})",
          nullptr, nullptr, kLenientOk},
         {"series_amount auto with kling-v3-omni", omni,
@@ -116,8 +129,8 @@ std::vector<Case> cases() {
         {"a 200 px expand input", expand, R"({"image":)" + small + "," + ratios + "}", "image",
          "300", 400},
         {"model_name on expand", expand,
-         R"({"model_name":"kling-v3","image":)" + img + "," + ratios + "}", "model_name", "expand",
-         kLenientOk},
+         R"({"model_name":"kling-v3","image":)" + img + "," + ratios + "}", nullptr, nullptr,
+         kLenientOk},  // the field does not exist there; an extra field is not refused
         {"a 320 px expand", expand, R"({"image":)" + img + "," + ratios + "}", nullptr, nullptr,
          kLenientOk},
         // --- the aggregator prefix is judged the same ---
@@ -213,8 +226,13 @@ TEST(Emulator_Strict, upscaleAnswersInEachRoutesOwnErrorShape) {
                     {"image_file", png, "in.png", "image/png"}};
         Response r = send(rq);
         EXPECT_EQ(r.status, 200) << r.body;
-        // A model_name: the upscale endpoint takes none.
+        // A model_name: the upscale endpoint has no such field, and an extra field is not
+        // refused (the client stops it; strict lets what the service ignores through).
         rq.parts[0].data = R"({"model_name":"kling-v3"})";
+        r = send(rq);
+        EXPECT_EQ(r.status, 200) << r.body;
+        // More images than Ideogram makes: refused, in the route's own error shape.
+        rq.parts[0].data = R"({"num_images":9})";
         r = send(rq);
         ASSERT_EQ(r.status, 400) << r.body;
         auto d = parse(r.body);
@@ -225,7 +243,7 @@ TEST(Emulator_Strict, upscaleAnswersInEachRoutesOwnErrorShape) {
         } else {
             EXPECT_FALSE(d.HasMember("code"));  // Ideogram's own {"error": …}
         }
-        EXPECT_EQ(msg.rfind("model_name: ", 0), 0u) << msg;
+        EXPECT_EQ(msg.rfind("num_images: ", 0), 0u) << msg;
     }
     s->stop();
 }

@@ -159,6 +159,37 @@ TEST_F(Local_Cli, generateAndOmniAreMarkedSynthetic) {
     EXPECT_EQ(cv::imread(path("o_1.png")).size(), cv::Size(1024, 683));
 }
 
+TEST_F(Local_Cli, flagsTheOfflineEngineIgnoresAreSaidOnStderr) {
+    // stderr only: the warnings never mix with --json on stdout.
+    auto err = [](const std::string& args) {
+        return cvgen::testutil::runCommand(std::string(CVGEN_CLI_PATH) + " " + args +
+                                           " 2>&1 >/dev/null");
+    };
+    CliRun g = err("generate " + path("g.png") +
+                   " --prompt x --model kling-v2-1 --negative-prompt blur --image-fidelity 0.5");
+    ASSERT_EQ(g.exitCode, 0) << g.out;
+    for (const char* f : {"--model", "--negative-prompt", "--image-fidelity"})
+        EXPECT_NE(
+            g.out.find(std::string("cvgen generate: warning: ") + f + " has no effect offline"),
+            std::string::npos)
+            << f << " in " << g.out;
+    EXPECT_EQ(g.out.find("--seed has"), std::string::npos) << g.out;  // used offline
+    CliRun o = err("omni " + path("o.png") + " --prompt x --element 42 --seed 3");
+    ASSERT_EQ(o.exitCode, 0) << o.out;
+    EXPECT_NE(o.out.find("cvgen omni: warning: --element has no effect offline"), std::string::npos)
+        << o.out;
+    EXPECT_EQ(o.out.find("--seed has"), std::string::npos) << o.out;
+    CliRun e =
+        err("expand " + path("in.png") + " " + path("e.png") + " --target 160x80 --prompt sky");
+    ASSERT_EQ(e.exitCode, 0) << e.out;
+    EXPECT_NE(e.out.find("cvgen expand: warning: --prompt has no effect offline"),
+              std::string::npos)
+        << e.out;
+    // Defaults the user did not type are never warned about.
+    CliRun quiet = err("generate " + path("q.png") + " --prompt x");
+    EXPECT_EQ(quiet.out.find("warning"), std::string::npos) << quiet.out;
+}
+
 TEST_F(Local_Cli, contactSheetSampleWritesAMontage) {
     // The sample is built next to the CLI (build/<preset>/samples); skipped when samples are off.
     const fs::path sample = fs::path(CVGEN_CLI_PATH).parent_path().parent_path().parent_path() /

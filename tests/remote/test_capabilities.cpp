@@ -20,12 +20,27 @@ RequestFeatures omni(const std::string& model) {
     return f;
 }
 
-void expectRefused(const RequestFeatures& f, const std::string& field, const std::string& text) {
+/** Refused by the client; `ignored`: a field the real service ignores, so the upstream scope
+ * (the strict emulator) lets it through; otherwise it refuses the same way. */
+void expectRefused(const RequestFeatures& f, const std::string& field, const std::string& text,
+                   bool ignored = false) {
     auto v = checkFeatures(f);
     ASSERT_TRUE(v.has_value()) << "accepted, expected " << field << ": " << text;
     EXPECT_EQ(v->field, field);
     EXPECT_EQ(v->message.rfind(field + ": ", 0), 0u) << v->message;
     EXPECT_NE(v->message.find(text), std::string::npos) << v->message;
+    EXPECT_EQ(v->ignoredUpstream, ignored) << v->message;
+    auto up = checkFeatures(f, RuleScope::UPSTREAM);
+    if (ignored) {
+        EXPECT_FALSE(up.has_value()) << up->message;
+    } else {
+        ASSERT_TRUE(up.has_value());
+        EXPECT_EQ(up->message, v->message);
+    }
+}
+void expectIgnoredUpstream(const RequestFeatures& f, const std::string& field,
+                           const std::string& text) {
+    expectRefused(f, field, text, true);
 }
 void expectAccepted(const RequestFeatures& f) {
     auto v = checkFeatures(f);
@@ -100,7 +115,7 @@ TEST(Remote_Capabilities, unknownModelIsRefusedNamingTheKnownOnes) {
     RequestFeatures e;
     e.endpoint = Endpoint::EXPAND;
     e.model = "kling-v3";
-    expectRefused(e, "model_name", "takes no model");
+    expectIgnoredUpstream(e, "model_name", "takes no model");
 }
 
 TEST(Remote_Capabilities, fidelityOnlyWithKlingV21) {
@@ -123,7 +138,8 @@ TEST(Remote_Capabilities, fidelityOnlyWithKlingV21) {
     f.model = "kling-v2-1";
     expectAccepted(f);
     f.humanFidelity = true;
-    expectRefused(f, "human_fidelity", "only with image_reference subject");
+    expectIgnoredUpstream(f, "human_fidelity",
+                          "only takes effect with image_reference subject (kling-v2-1 ignores");
     f.imageReference = ImageReference::SUBJECT;
     expectAccepted(f);
     f.model = "kling-v3";
@@ -133,7 +149,7 @@ TEST(Remote_Capabilities, fidelityOnlyWithKlingV21) {
     expectRefused(f, "human_fidelity", "not supported by kling-v3 (only kling-v2-1)");
     f = gen("kling-v2-1");
     f.imageFidelity = true;  // no image
-    expectRefused(f, "image_fidelity", "needs a reference image");
+    expectRefused(f, "image_fidelity", "needs a reference image with kling-v2-1");
 }
 
 TEST(Remote_Capabilities, imageReferenceTiedToItsModels) {
@@ -152,7 +168,7 @@ TEST(Remote_Capabilities, imageReferenceTiedToItsModels) {
             expectAccepted(f);
         }
         f.images = 0;
-        expectRefused(f, "image_reference", "needs a reference image");
+        expectRefused(f, "image_reference", "needs a reference image with kling-v1-5");
     }
     RequestFeatures v15 = gen("kling-v1-5");
     v15.images = 1;
@@ -266,18 +282,21 @@ TEST(Remote_Capabilities, seriesOnlyForKlingV3Omni) {
     expectRefused(f, "result_type", "series not supported by kling-image-o1 (only kling-v3-omni)");
     f.model = "kling-v3-omni";
     expectAccepted(f);
-    f.seriesAmount = kSeriesAmountAuto;
+    f.seriesAmount.reset();
+    f.seriesAmountAuto = true;
     expectAccepted(f);
+    f.seriesAmountAuto = false;
     f.seriesAmount = 10;
-    expectRefused(f, "series_amount", "must be in [2,9] or auto, got 10");
+    expectRefused(f, "series_amount", "must be in [2,9] or auto with kling-v3-omni, got 10");
     f.seriesAmount = 1;
-    expectRefused(f, "series_amount", "must be in [2,9] or auto, got 1");
+    expectRefused(f, "series_amount", "must be in [2,9] or auto with kling-v3-omni, got 1");
     f.seriesAmount = 9;
     f.n = 3;
-    expectRefused(f, "n", "not used with result_type series");
+    expectIgnoredUpstream(f, "n", "has no effect with result_type series at kling-v3-omni");
     f.n.reset();
     f.resultType = OmniResultType::SINGLE;
-    expectRefused(f, "series_amount", "only with result_type series");
+    expectIgnoredUpstream(f, "series_amount",
+                          "has no effect without result_type series at kling-v3-omni");
 }
 
 TEST(Remote_Capabilities, referencesAndElements) {
@@ -303,7 +322,7 @@ TEST(Remote_Capabilities, nRanges) {
     f.n = 9;
     expectAccepted(f);
     f.n = 10;
-    expectRefused(f, "n", "must be in [1,9], got 10");
+    expectRefused(f, "n", "must be in [1,9] with kling-v3, got 10");
     RequestFeatures u;
     u.endpoint = Endpoint::UPSCALE;
     u.n = 8;
@@ -334,12 +353,16 @@ TEST(Remote_Capabilities, typedRequestsMapToFeatures) {
     OmniRequest o;
     o.prompt = "x";
     o.model = "kling-v3-omni";
-    EXPECT_TRUE(checkCapabilities(o).ok());  // no ratio set: 16:9 is sent, not auto
+    // No ratio set: nothing for the checker to judge (the dialect sends the model's text-only
+    // default, 16:9, as test_capability_wire checks on the wire).
+    EXPECT_TRUE(checkCapabilities(o).ok());
+    EXPECT_FALSE(features(o).aspectRatio.has_value());
+    EXPECT_EQ(findModel(Endpoint::OMNI, "kling-v3-omni")->defaultAspect(false), AspectRatio::R16_9);
     o.aspectRatio = AspectRatio::AUTO;
     EXPECT_EQ(checkCapabilities(o).code(), Code::INVALID_ARGUMENT);
     o.aspectRatio.reset();
     o.resultType = OmniResultType::SERIES;
-    o.seriesAmount = OmniRequest::kSeriesAuto;
+    o.seriesAuto = true;
     EXPECT_TRUE(checkCapabilities(o).ok());
     o.model = "kling-image-o1";
     EXPECT_EQ(checkCapabilities(o).message(),

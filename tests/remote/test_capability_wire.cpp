@@ -92,7 +92,8 @@ struct Refused {
     const char* name;
     std::function<Result<TaskOutput>(Provider&)> call;
     const char* field;
-    const char* text;  ///< in the message, with the model's name
+    const char* text;   ///< in the message
+    const char* model;  ///< named in the message too
 };
 
 TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
@@ -104,7 +105,8 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              g.imageFidelity = 0.7;
              return p.generate(g);
          },
-         "image_fidelity", "image_fidelity: not supported by kling-v3 (only kling-v2-1)"},
+         "image_fidelity", "image_fidelity: not supported by kling-v3 (only kling-v2-1)",
+         "kling-v3"},
         {"human fidelity on kling-v1-5",
          [](Provider& p) {
              auto g = generate("kling-v1-5");
@@ -113,7 +115,7 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              g.humanFidelity = 0.3;
              return p.generate(g);
          },
-         "human_fidelity", "not supported by kling-v1-5 (only kling-v2-1)"},
+         "human_fidelity", "not supported by kling-v1-5 (only kling-v2-1)", "kling-v1-5"},
         {"image_reference on kling-v3",
          [](Provider& p) {
              auto g = generate("kling-v3");
@@ -121,14 +123,15 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              g.imageReference = ImageReference::FACE;
              return p.generate(g);
          },
-         "image_reference", "face not supported by kling-v3 (only kling-v2-1, kling-v1-5)"},
+         "image_reference", "face not supported by kling-v3 (only kling-v2-1, kling-v1-5)",
+         "kling-v3"},
         {"kling-v1-5 image without image_reference",
          [](Provider& p) {
              auto g = generate("kling-v1-5");
              g.image = refImage();
              return p.generate(g);
          },
-         "image_reference", "required by kling-v1-5"},
+         "image_reference", "required by kling-v1-5", "kling-v1-5"},
         {"negative prompt with an image",
          [](Provider& p) {
              auto g = generate("kling-v2-1");
@@ -136,33 +139,49 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              g.negativePrompt = "blur";
              return p.generate(g);
          },
-         "negative_prompt", "not allowed together with a reference image"},
+         "negative_prompt", "not supported with a reference image by kling-v2-1", "kling-v2-1"},
+        {"human fidelity without a subject reference (ignored upstream, refused here)",
+         [](Provider& p) {
+             auto g = generate("kling-v2-1");
+             g.image = refImage();
+             g.imageReference = ImageReference::FACE;
+             g.humanFidelity = 0.3;
+             return p.generate(g);
+         },
+         "human_fidelity", "only takes effect with image_reference subject", "kling-v2-1"},
+        {"image_reference without an image",
+         [](Provider& p) {
+             auto g = generate("kling-v2-1");
+             g.imageReference = ImageReference::SUBJECT;
+             return p.generate(g);
+         },
+         "image_reference", "needs a reference image", "kling-v2-1"},
         {"21:9 on kling-v1",
          [](Provider& p) {
              auto g = generate("kling-v1");
              g.aspectRatio = AspectRatio::R21_9;
              return p.generate(g);
          },
-         "aspect_ratio", "21:9 not supported by kling-v1"},
+         "aspect_ratio", "21:9 not supported by kling-v1", "kling-v1"},
         {"2k on kling-v1-5",
          [](Provider& p) {
              auto g = generate("kling-v1-5");
              g.resolution = Resolution::R2K;
              return p.generate(g);
          },
-         "resolution", "2k not supported by kling-v1-5"},
+         "resolution", "2k not supported by kling-v1-5", "kling-v1-5"},
         {"text-to-image on kling-v2-new",
          [](Provider& p) { return p.generate(generate("kling-v2-new")); }, "image",
-         "required by kling-v2-new (it has no text-to-image)"},
+         "required by kling-v2-new (it has no text-to-image)", "kling-v2-new"},
         {"unknown generation model", [](Provider& p) { return p.generate(generate("kling-v9")); },
-         "model_name", "unknown generate model 'kling-v9'"},
+         "model_name", "unknown generate model 'kling-v9'", "kling-v9"},
         {"4k on kling-image-o1",
          [](Provider& p) {
              auto o = omni("kling-image-o1");
              o.resolution = Resolution::R4K;
              return p.omni(o);
          },
-         "resolution", "4k not supported by kling-image-o1 (only kling-v3-omni)"},
+         "resolution", "4k not supported by kling-image-o1 (only kling-v3-omni)", "kling-image-o1"},
         {"series on kling-image-o1",
          [](Provider& p) {
              auto o = omni("kling-image-o1");
@@ -170,14 +189,15 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              o.seriesAmount = 3;
              return p.omni(o);
          },
-         "result_type", "series not supported by kling-image-o1 (only kling-v3-omni)"},
+         "result_type", "series not supported by kling-image-o1 (only kling-v3-omni)",
+         "kling-image-o1"},
         {"explicit auto on a text-only kling-v3-omni",
          [](Provider& p) {
              auto o = omni("kling-v3-omni");
              o.aspectRatio = AspectRatio::AUTO;
              return p.omni(o);
          },
-         "aspect_ratio", "auto needs a reference image with kling-v3-omni"},
+         "aspect_ratio", "auto needs a reference image with kling-v3-omni", "kling-v3-omni"},
         {"series_amount 10",
          [](Provider& p) {
              auto o = omni("kling-v3-omni");
@@ -185,9 +205,9 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
              o.seriesAmount = 10;
              return p.omni(o);
          },
-         "series_amount", "must be in [2,9] or auto, got 10"},
+         "series_amount", "must be in [2,9] or auto with kling-v3-omni, got 10", "kling-v3-omni"},
         {"unknown omni model", [](Provider& p) { return p.omni(omni("kling-v3")); }, "model_name",
-         "unknown omni model 'kling-v3'"},
+         "unknown omni model 'kling-v3'", "kling-v3"},
     };
     for (const Refused& c : cases) {
         SCOPED_TRACE(c.name);
@@ -197,6 +217,7 @@ TEST(Remote_CapabilityWire, everyRefusedCombinationNeverLeavesTheMachine) {
         EXPECT_EQ(out.code(), Code::INVALID_ARGUMENT) << out.status();
         EXPECT_EQ(out.status().message().rfind(std::string(c.field) + ": ", 0), 0u) << out.status();
         EXPECT_NE(out.status().message().find(c.text), std::string::npos) << out.status();
+        EXPECT_NE(out.status().message().find(c.model), std::string::npos) << out.status();
         EXPECT_TRUE(w.fake->requests().empty()) << w.fake->requests().size() << " requests";
     }
 }
@@ -258,7 +279,7 @@ TEST(Remote_CapabilityWire, allowedCombinationsGoOutWithTheirFields) {
         auto o = omni("kling-v3-omni");
         o.resolution = Resolution::R4K;
         o.resultType = OmniResultType::SERIES;
-        o.seriesAmount = OmniRequest::kSeriesAuto;
+        o.seriesAuto = true;
         ASSERT_TRUE(w.provider("anyapi")->omni(o).ok());
         auto d = w.body();
         EXPECT_STREQ(d["resolution"].GetString(), "4k");

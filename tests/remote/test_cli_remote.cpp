@@ -98,9 +98,10 @@ TEST_F(CliRemote, upscaleFlagsReachTheWireAndIneffectiveOnesAreSaid) {
     CliRun r = cli("upscale " + small + " " + path("o.png") +
                    " --resemblance 70 --detail 20 --magic-prompt off --seed 42 --scale 3");
     ASSERT_EQ(r.exitCode, 0) << r.out;
-    EXPECT_NE(r.out.find("warning: --scale is ignored by Ideogram's upscale"), std::string::npos)
+    EXPECT_NE(r.out.find("warning: --scale has no effect at --provider anyapi: Ideogram's upscale "
+                         "enlarges by up to 2x"),
+              std::string::npos)
         << r.out;
-    EXPECT_NE(r.out.find("up to 2x"), std::string::npos) << r.out;
     const std::string seen = lastRequest();
     for (const char* field :
          {"\"resemblance\":70", "\"detail\":20", "\"magic_prompt_option\":\"OFF\"", "\"seed\":42"})
@@ -116,6 +117,29 @@ TEST_F(CliRemote, upscaleFlagsReachTheWireAndIneffectiveOnesAreSaid) {
     EXPECT_EQ(
         run("", "upscale " + small + " " + path("x.png") + " --magic-prompt sometimes").exitCode,
         2);
+    // A provider without an upscale route fails at once; no warning about Ideogram first.
+    CliRun kling = cli("upscale " + small + " " + path("k.png") + " --scale 3", "kling");
+    EXPECT_NE(kling.exitCode, 0) << kling.out;
+    EXPECT_EQ(kling.out.find("warning"), std::string::npos) << kling.out;
+}
+
+TEST_F(CliRemote, remoteGenerateAndOmniSayTheSeedHasNoEffect) {
+    for (const char* cmd : {"generate", "omni"}) {
+        SCOPED_TRACE(cmd);
+        CliRun r =
+            cli(std::string(cmd) + " " + path(std::string(cmd) + ".png") + " --prompt x --seed 7");
+        ASSERT_EQ(r.exitCode, 0) << r.out;
+        EXPECT_NE(r.out.find(std::string("cvgen ") + cmd +
+                             ": warning: --seed has no effect at a remote provider"),
+                  std::string::npos)
+            << r.out;
+    }
+    CliRun e = cli("expand " + png("in.png", {400, 400}) + " " + path("e.png") +
+                   " --target 500x400 --mode edge");
+    ASSERT_EQ(e.exitCode, 0) << e.out;
+    EXPECT_NE(e.out.find("cvgen expand: warning: --mode has no effect at a remote provider"),
+              std::string::npos)
+        << e.out;
 }
 
 TEST_F(CliRemote, modelsDefaultsLegacyWarningAndRefusalsBeforeTheNetwork) {

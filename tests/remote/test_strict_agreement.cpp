@@ -88,7 +88,8 @@ OmniRequest randomOmni(std::mt19937& rng, const ImageSource& image) {
     o.resolution = pick<Resolution>(rng, {Resolution::R1K, Resolution::R2K, Resolution::R4K});
     if (coin(rng)) {
         o.resultType = OmniResultType::SERIES;
-        o.seriesAmount = pick<int>(rng, {OmniRequest::kSeriesAuto, 2, 3});
+        o.seriesAmount = pick<int>(rng, {2, 3});
+        o.seriesAuto = coin(rng);
     }
     if (coin(rng)) o.aspectRatio = pick(rng, kRatios);  // else the model's default for it
     return o;

@@ -222,8 +222,48 @@ TEST(Stages_Ops, upscaleComposeGenerate) {
     EXPECT_FALSE(g->image.empty());
     EXPECT_EQ(g->image.cols, g->image.rows);
     EXPECT_TRUE(g->meta.synthetic);
+    // The offline engine has no model: the history names none (no empty "()").
+    ASSERT_FALSE(g->meta.transforms.empty());
+    EXPECT_EQ(g->meta.transforms.back().find('('), std::string::npos) << g->meta.transforms.back();
     gp.request.prompt.clear();
     EXPECT_THROW(GenerateStage::create(gp), std::invalid_argument);
+}
+
+/** Generates one small image and reports the model that served it, as the remote client does
+ * for a request naming none. */
+class ModelReportingProvider : public ScriptedProvider {
+public:
+    Result<TaskOutput> generate(const GenerateRequest&, const CallOptions&) override {
+        return answer();
+    }
+    Result<TaskOutput> omni(const OmniRequest&, const CallOptions&) override { return answer(); }
+
+private:
+    static TaskOutput answer() {
+        TaskOutput out;
+        out.images.push_back({cv::Mat(8, 16, CV_8UC3, cv::Scalar::all(7)), 0, "", ""});
+        out.provider = "scripted";
+        out.model = "kling-v3";
+        return out;
+    }
+};
+
+TEST(Stages_Ops, historyNamesTheModelThatServedTheTask) {
+    auto provider = std::make_shared<ModelReportingProvider>();
+    GenerateStage::Params gp;
+    gp.provider = provider;
+    gp.request.prompt = "a lighthouse";  // no model named: the provider's default served it
+    Result<Frame> g = GenerateStage::create(gp)->process(Frame());
+    ASSERT_TRUE(g.ok()) << g.status();
+    ASSERT_FALSE(g->meta.transforms.empty());
+    EXPECT_EQ(g->meta.transforms.back(), "generate 16x8 (kling-v3)");
+    OmniStage::Params op;
+    op.provider = provider;
+    op.request.prompt = "a harbour";
+    op.frameAsFirstImage = false;
+    Result<Frame> o = OmniStage::create(op)->process(Frame());
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->meta.transforms.back(), "omni 16x8 (kling-v3)");
 }
 
 }  // namespace

@@ -185,16 +185,14 @@ Status validate(const ExpandRequest& r) {
     return checkTask(r.task);
 }
 
-// What a particular model accepts (names, references, fidelity, ratios per model) is the
-// provider's knowledge (cvgen::remote::checkCapabilities); here only what holds for every model.
+// What a particular model accepts (names, references, fidelity, ratios, a negative prompt or an
+// image_reference with or without an image) is the provider's knowledge
+// (cvgen::remote::checkCapabilities, whose messages name the model); here only what holds for
+// every model.
 Status validate(const GenerateRequest& r) {
     CVGEN_RETURN_IF_ERROR(checkPrompt("prompt", r.prompt, true));
     CVGEN_RETURN_IF_ERROR(checkPrompt("negative_prompt", r.negativePrompt, false));
     CVGEN_RETURN_IF_ERROR(checkImage("image", r.image, false));
-    if (!r.image.empty() && !r.negativePrompt.empty())
-        return badField("negative_prompt", "not allowed together with a reference image");
-    if (r.image.empty() && r.imageReference != ImageReference::NONE)
-        return badField("image_reference", "needs a reference image");
     if (r.imageFidelity)
         CVGEN_RETURN_IF_ERROR(checkRange("image_fidelity", *r.imageFidelity, 0, 1));
     if (r.humanFidelity)
@@ -217,7 +215,7 @@ Status validate(const OmniRequest& r) {
             return badField("element_list[" + str(i) + "].element_id", "is empty");
     if (r.images.size() + r.elementIds.size() > 10)
         return badField("image_list", "images + elements must be at most 10");
-    if (r.resultType == OmniResultType::SERIES && r.seriesAmount != OmniRequest::kSeriesAuto &&
+    if (r.resultType == OmniResultType::SERIES && !r.seriesAuto &&
         (r.seriesAmount < 2 || r.seriesAmount > 9))
         return badField("series_amount", "must be in [2,9] or auto, got " + str(r.seriesAmount));
     return checkTask(r.task);

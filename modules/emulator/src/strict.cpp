@@ -94,9 +94,8 @@ remote::RequestFeatures requestFeatures(TaskKind kind, const Value& body) {
             f.images = arraySize(body, "image_list");
             f.elements = arraySize(body, "element_list");
             f.resultType = enumerated(body, "result_type", &parseOmniResultType);
-            const auto series = text(body, "series_amount");
-            f.seriesAmount =
-                series == "auto" ? remote::kSeriesAmountAuto : integer(body, "series_amount");
+            f.seriesAmountAuto = text(body, "series_amount") == "auto";
+            if (!f.seriesAmountAuto) f.seriesAmount = integer(body, "series_amount");
             break;
         }
     }
@@ -108,7 +107,8 @@ remote::RequestFeatures requestFeatures(TaskKind kind, const Value& body) {
 }
 
 Status checkCapabilities(TaskKind kind, const Value& body) {
-    const auto violation = remote::checkFeatures(requestFeatures(kind, body));
+    const auto violation =
+        remote::checkFeatures(requestFeatures(kind, body), remote::RuleScope::UPSTREAM);
     if (!violation) return Status();
     return invalidArgument(violation->message).withProviderCode(1201).withHttpStatus(400);
 }

@@ -24,9 +24,11 @@ Endpoint toEndpoint(TaskKind kind) noexcept;
  * real service would apply it. */
 remote::RequestFeatures requestFeatures(TaskKind kind, const rapidjson::Value& body);
 
-/** @brief The first rule of remote::checkFeatures() the body breaks, as INVALID_ARGUMENT with
- * provider code 1201 and HTTP 400, its message naming the field (e.g. `image_fidelity: not
- * supported by kling-v3 (only kling-v2-1)`); OK when the model can serve the request. */
+/** @brief The first rule of remote::checkFeatures() the body breaks that the real service
+ * refuses (RuleScope::UPSTREAM: a field it merely ignores, such as human_fidelity without a
+ * subject reference, passes), as INVALID_ARGUMENT with provider code 1201 and HTTP 400, its
+ * message naming the field (e.g. `image_fidelity: not supported by kling-v3 (only
+ * kling-v2-1)`); OK when the model can serve the request. */
 Status checkCapabilities(TaskKind kind, const rapidjson::Value& body);
 
 }  // namespace cvgen::emulator::detail

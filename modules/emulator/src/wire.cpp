@@ -300,7 +300,7 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     int64_t series = req.seriesAmount;
     const Value* amount = member(obj, "series_amount");
     if (amount && amount->IsString() && amount->GetString() == std::string("auto")) {
-        series = OmniRequest::kSeriesAuto;  // the model decides (UPD 04/27/2026)
+        req.seriesAuto = true;  // the model decides (UPD 04/27/2026)
     } else {
         CVGEN_RETURN_IF_ERROR(getInt(obj, "series_amount", &series, d != Dialect::KLING));
         if (req.resultType == OmniResultType::SERIES && (series < 2 || series > 9))
@@ -341,9 +341,7 @@ Result<ParsedCreate> parseOmni(const Value& obj, Dialect d, const UrlFetcher& fe
     CVGEN_RETURN_IF_ERROR(asFieldError(validate(req)));
     out.resultType = toString(req.resultType);
     // "auto" renders the documented default amount, as the offline engine does.
-    const int seriesCount = req.seriesAmount == OmniRequest::kSeriesAuto
-                                ? OmniRequest().seriesAmount
-                                : req.seriesAmount;
+    const int seriesCount = req.seriesAuto ? OmniRequest().seriesAmount : req.seriesAmount;
     if (req.resultType == OmniResultType::SERIES) out.slots = seriesCount;
     if (mode == RenderMode::FAST) {
         // As the offline engine: AUTO takes the first input image's aspect (1:1 without one).

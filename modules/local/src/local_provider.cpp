@@ -162,8 +162,7 @@ public:
         const cv::Size size = aspect == AspectRatio::AUTO ? generationSize(ratio, req.resolution)
                                                           : generationSize(aspect, req.resolution);
         // series_amount "auto": the model decides; offline, the documented default amount, 4.
-        const int series = req.seriesAmount == OmniRequest::kSeriesAuto ? OmniRequest().seriesAmount
-                                                                        : req.seriesAmount;
+        const int series = req.seriesAuto ? OmniRequest().seriesAmount : req.seriesAmount;
         const int count = req.resultType == OmniResultType::SERIES ? series : req.task.n;
         return synthesize(req.prompt, size, count, req.task.externalTaskId, opt, t0);
     }

@@ -11,7 +11,17 @@ namespace remote {
 namespace {
 
 RuleViolation refuse(const std::string& field, const std::string& what) {
-    return {field, field + ": " + what};
+    return {field, field + ": " + what, false};
+}
+
+/** A rule the real service does not enforce (the field simply has no effect): the client still
+ * refuses it as a likely mistake; the upstream scope lets it through. */
+std::optional<RuleViolation> noEffect(RuleScope scope, const std::string& field,
+                                      const std::string& what) {
+    if (scope == RuleScope::UPSTREAM) return std::nullopt;
+    RuleViolation v = refuse(field, what);
+    v.ignoredUpstream = true;
+    return v;
 }
 
 /** "(only kling-v2-1)" / "(only kling-v1-5, kling-v2-1)" over the endpoint's models that pass
@@ -35,8 +45,10 @@ std::string listOf(const std::vector<T>& v) {
     return s;
 }
 
-std::optional<RuleViolation> checkModel(const RequestFeatures& f, const ModelCaps& m) {
+std::optional<RuleViolation> checkModel(const RequestFeatures& f, const ModelCaps& m,
+                                        RuleScope scope) {
     const Endpoint e = f.endpoint;
+    const std::string with = std::string(" with ") + m.name;
     const bool withImage = f.images > 0;
     const char* imageField = e == Endpoint::OMNI ? "image_list" : "image";
     if (!withImage && !m.textToImage)
@@ -68,7 +80,7 @@ std::optional<RuleViolation> checkModel(const RequestFeatures& f, const ModelCap
             return refuse("image_reference",
                           notBy(m, std::string(toString(r)) + " ", e,
                                 [r](const ModelCaps& c) { return c.allows(r); }));
-        if (!withImage) return refuse("image_reference", "needs a reference image");
+        if (!withImage) return refuse("image_reference", "needs a reference image" + with);
     }
     const bool hasReference = f.imageReference && *f.imageReference != ImageReference::NONE;
     if (m.imageReferenceRequired && withImage && !hasReference)
@@ -80,10 +92,14 @@ std::optional<RuleViolation> checkModel(const RequestFeatures& f, const ModelCap
         if (!present) continue;
         if (!m.fidelity)
             return refuse(field, notBy(m, "", e, [](const ModelCaps& c) { return c.fidelity; }));
-        if (!withImage) return refuse(field, "needs a reference image");
+        if (!withImage) return refuse(field, "needs a reference image" + with);
     }
+    // GEN L83: "Only takes effect when image_reference is subject" - elsewhere it is ignored.
     if (f.humanFidelity && f.imageReference != ImageReference::SUBJECT)
-        return refuse("human_fidelity", "only with image_reference subject");
+        if (auto v = noEffect(scope, "human_fidelity",
+                              std::string("only takes effect with image_reference subject (") +
+                                  m.name + " ignores it otherwise)"))
+            return v;
     if (f.resolution) {
         const Resolution r = *f.resolution;
         if (m.resolutions.empty())
@@ -112,39 +128,44 @@ std::optional<RuleViolation> checkModel(const RequestFeatures& f, const ModelCap
     }
     const bool series = f.resultType == OmniResultType::SERIES;
     if (f.n && (*f.n < 1 || *f.n > m.maxN))
-        return refuse("n",
-                      "must be in [1," + std::to_string(m.maxN) + "], got " + std::to_string(*f.n));
+        return refuse("n", "must be in [1," + std::to_string(m.maxN) + "]" + with + ", got " +
+                               std::to_string(*f.n));
     if (series && !m.series)
         return refuse("result_type",
                       notBy(m, "series ", e, [](const ModelCaps& c) { return c.series; }));
+    // OMNI L82: n is "invalid" with series; OMNI L85: series_amount only counts with series.
     if (series && f.n && *f.n != 1)
-        return refuse("n", "not used with result_type series (series_amount sets the count)");
-    if (f.seriesAmount) {
-        const int s = *f.seriesAmount;
-        if (!series) return refuse("series_amount", "only with result_type series");
-        if (s == kSeriesAmountAuto) {
-            if (!m.seriesAmountAuto)
-                return refuse("series_amount", notBy(m, "auto ", e, [](const ModelCaps& c) {
-                                  return c.seriesAmountAuto;
-                              }));
-        } else if (s < m.minSeriesAmount || s > m.maxSeriesAmount) {
-            return refuse("series_amount", "must be in [" + std::to_string(m.minSeriesAmount) +
-                                               "," + std::to_string(m.maxSeriesAmount) + "]" +
-                                               (m.seriesAmountAuto ? " or auto" : "") + ", got " +
-                                               std::to_string(s));
-        }
-    }
+        if (auto v = noEffect(scope, "n",
+                              std::string("has no effect with result_type series at ") + m.name +
+                                  " (series_amount sets the count)"))
+            return v;
+    if ((f.seriesAmount || f.seriesAmountAuto) && !series)
+        if (auto v = noEffect(scope, "series_amount",
+                              std::string("has no effect without result_type series at ") + m.name))
+            return v;
+    if (series && f.seriesAmountAuto && !m.seriesAmountAuto)
+        return refuse("series_amount",
+                      notBy(m, "auto ", e, [](const ModelCaps& c) { return c.seriesAmountAuto; }));
+    if (series && f.seriesAmount &&
+        (*f.seriesAmount < m.minSeriesAmount || *f.seriesAmount > m.maxSeriesAmount))
+        return refuse("series_amount", "must be in [" + std::to_string(m.minSeriesAmount) + "," +
+                                           std::to_string(m.maxSeriesAmount) + "]" +
+                                           (m.seriesAmountAuto ? " or auto" : "") + with +
+                                           ", got " + std::to_string(*f.seriesAmount));
     return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<RuleViolation> checkFeatures(const RequestFeatures& f) {
+std::optional<RuleViolation> checkFeatures(const RequestFeatures& f, RuleScope scope) {
     if (f.endpoint != Endpoint::GENERATE && f.endpoint != Endpoint::OMNI) {
-        // Expand and upscale have no model (EXP L40-49; IGO): only n is judged here.
+        // Expand and upscale have no model (EXP L40-49; IGO): only n is judged here. The
+        // field does not exist there; nothing says an extra one is refused.
         if (!f.model.empty())
-            return refuse("model_name",
-                          std::string("the ") + toString(f.endpoint) + " endpoint takes no model");
+            if (auto v = noEffect(scope, "model_name",
+                                  std::string("the ") + toString(f.endpoint) +
+                                      " endpoint takes no model (the service ignores the field)"))
+                return v;
         const int maxN = f.endpoint == Endpoint::UPSCALE ? 8 : 9;  // IGO L4719; EXP L78
         if (f.n && (*f.n < 1 || *f.n > maxN))
             return refuse(
@@ -161,7 +182,7 @@ std::optional<RuleViolation> checkFeatures(const RequestFeatures& f) {
         return refuse("model_name", "unknown " + std::string(toString(f.endpoint)) + " model '" +
                                         f.model + "' (" + known + ")");
     }
-    return checkModel(f, *m);
+    return checkModel(f, *m, scope);
 }
 
 RequestFeatures features(const GenerateRequest& r) {
@@ -194,7 +215,9 @@ RequestFeatures features(const OmniRequest& r) {
     f.resolution = r.resolution;
     f.aspectRatio = r.aspectRatio;  // unset: the model's default for this request is sent
     f.resultType = r.resultType;
-    if (r.resultType == OmniResultType::SERIES)
+    if (r.resultType == OmniResultType::SERIES && r.seriesAuto)
+        f.seriesAmountAuto = true;
+    else if (r.resultType == OmniResultType::SERIES)
         f.seriesAmount = r.seriesAmount;
     else
         f.n = r.task.n;

@@ -59,6 +59,17 @@ namespace {
 
 using detail::JobPtr;
 
+/** `done` with TaskOutput::model set to the model the request went to (its default when the
+ * request named none), so a caller's history names what really served it. */
+Completion withModel(Completion done, Endpoint e, const std::string& named) {
+    const ModelCaps* m = named.empty() ? defaultModel(e) : findModel(e, named);
+    const std::string model = m ? m->name : named;
+    return [done = std::move(done), model](Result<TaskOutput> r) {
+        if (r.ok()) r->model = model;
+        done(std::move(r));
+    };
+}
+
 class TaskClientImpl final : public TaskClient {
 public:
     TaskClientImpl(const ClientParams& p, std::shared_ptr<EventLoop> loop,
@@ -99,10 +110,12 @@ public:
         runWith(r, opt, std::move(done));
     }
     void runAsync(const GenerateRequest& r, const CallOptions& opt, Completion done) override {
-        runWith(r, opt, std::move(done));
+        CV_Assert(done);
+        runWith(r, opt, withModel(std::move(done), Endpoint::GENERATE, r.model));
     }
     void runAsync(const OmniRequest& r, const CallOptions& opt, Completion done) override {
-        runWith(r, opt, std::move(done));
+        CV_Assert(done);
+        runWith(r, opt, withModel(std::move(done), Endpoint::OMNI, r.model));
     }
     void runAsync(const UpscaleRequest& r, const CallOptions& opt, Completion done) override {
         runWith(r, opt, std::move(done));
@@ -228,8 +241,10 @@ private:
     template <typename Req, typename Body>
     void prepareJson(const Req& r, const CallOptions& opt, Operation op, int slots,
                      const std::string& givenExt, Body body, CreatedFn onCreated, Completion done) {
-        Status st = validate(r);
-        if (st.ok()) st = checkCapabilities(r);
+        // The model's rules first: their messages name the model (validate() keeps the
+        // model-independent ranges, lengths and images).
+        Status st = checkCapabilities(r);
+        if (st.ok()) st = validate(r);
         if (st.ok()) st = supported(op);
         if (!st.ok()) return failEarly(st, std::move(onCreated), std::move(done));
         auto job = engine_->newJob(op, opt);
@@ -283,7 +298,7 @@ private:
                  Completion done = nullptr) {
         // A series of "auto" length holds as many slots as it may produce: "it will consume
         // concurrency corresponding to the actual generated quantity" (OMNI L84), at most 9.
-        const int series = r.seriesAmount == OmniRequest::kSeriesAuto ? 9 : r.seriesAmount;
+        const int series = r.seriesAuto ? 9 : r.seriesAmount;
         const int slots = r.resultType == OmniResultType::SERIES ? series : r.task.n;
         prepareJson(withCallback(r), opt, Operation::OMNI, slots, r.task.externalTaskId,
                     detail::omniBody, std::move(cb), std::move(done));
@@ -316,8 +331,8 @@ private:
 
 void TaskClientImpl::prepare(const UpscaleRequest& r, const CallOptions& opt, CreatedFn cb,
                              Completion done) {
-    Status st = validate(r);
-    if (st.ok()) st = checkCapabilities(r);
+    Status st = checkCapabilities(r);
+    if (st.ok()) st = validate(r);
     if (st.ok()) st = supported(Operation::UPSCALE);
     if (!st.ok()) return failEarly(st, std::move(cb), std::move(done));
     auto job = engine_->newJob(Operation::UPSCALE, opt);

@@ -218,7 +218,7 @@ Result<std::string> omniBody(const Profile& p, const OmniRequest& r, const std::
     w.String(toString(r.resultType));
     if (r.resultType == OmniResultType::SERIES) {
         writeKey(w, p, "series_amount");
-        if (r.seriesAmount == OmniRequest::kSeriesAuto)
+        if (r.seriesAuto)
             w.String("auto");  // typed int, but its enum includes "auto" (OMNI L83-85)
         else
             w.Int(r.seriesAmount);

@@ -28,6 +28,13 @@ using detail::noteTask;
 using detail::orDefault;
 using detail::sizeText;
 
+/** " (kling-v3)": the model that served the task as the provider reports it, else the one the
+ * request named; "" when neither is known (the offline engine has no model). */
+std::string modelNote(const TaskOutput& out, const std::string& named) {
+    const std::string& m = out.model.empty() ? named : out.model;
+    return m.empty() ? std::string() : " (" + m + ")";
+}
+
 class PreflightStageImpl final : public PreflightStage {
 public:
     explicit PreflightStageImpl(Params p) : p_(std::move(p)) {}
@@ -70,7 +77,8 @@ public:
         noteTask(f.meta, *out);
         Result<cv::Mat> img = firstImage(*out, "generate");
         if (!img.ok()) return img.status();
-        f.meta.transforms.push_back("generate " + sizeText(img->size()) + " (" + req.model + ")");
+        f.meta.transforms.push_back("generate " + sizeText(img->size()) +
+                                    modelNote(*out, req.model));
         f.image = *img;
         return f;
     }
@@ -98,7 +106,7 @@ public:
         noteTask(f.meta, *out);
         Result<cv::Mat> img = firstImage(*out, "omni");
         if (!img.ok()) return img.status();
-        f.meta.transforms.push_back("omni " + sizeText(img->size()) + " (" + req.model + ")");
+        f.meta.transforms.push_back("omni " + sizeText(img->size()) + modelNote(*out, req.model));
         f.image = *img;
         return f;
     }

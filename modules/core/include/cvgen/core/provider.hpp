@@ -126,16 +126,16 @@ struct GenerateRequest {
 
 /** @brief Omni-image: prompt plus up to 10 reference images/elements. */
 struct OmniRequest {
-    /** @brief series_amount "auto": the model decides how many images the series has. */
-    static constexpr int kSeriesAuto = 0;
-
     std::string model;   ///< the provider's model name; empty = the provider's default
     std::string prompt;  ///< required, ≤ 2500; refers to inputs as <<<image_1>>>
     std::vector<ImageSource> images;
     std::vector<std::string> elementIds;
     Resolution resolution = Resolution::R1K;
     OmniResultType resultType = OmniResultType::SINGLE;
-    int seriesAmount = 4;  ///< [2,9] or kSeriesAuto, only for SERIES
+    int seriesAmount = 4;  ///< [2,9], only for SERIES and unless seriesAuto
+    /** @brief series_amount "auto" (SERIES only): the model decides how many images the series
+     * has; seriesAmount is then not used. A flag of its own, so no count ever means "auto". */
+    bool seriesAuto = false;
     /** @brief Unset = the model's default for this request: AUTO (the first image's shape)
      * where the model accepts it, an explicit ratio otherwise. */
     std::optional<AspectRatio> aspectRatio;
@@ -183,6 +183,10 @@ struct TaskTimings {
 struct TaskOutput {
     std::vector<ResultImage> images;
     std::string provider;  ///< profile name: "local", "kling", "anyapi", …
+    /** @brief The model that served a generate/omni request (the provider's default when the
+     * request named none); empty where no model applies (expand, upscale, the offline engine)
+     * or is not known (a resumed task). */
+    std::string model;
     std::string taskId;
     std::string externalTaskId;
     std::string requestId;

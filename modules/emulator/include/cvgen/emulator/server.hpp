@@ -72,9 +72,10 @@ struct Params {
      * kling-v2-1, 4k and series only with kling-v3-omni, no `auto` ratio for a text-only
      * kling-v3-omni request, no negative_prompt with an image, at most 10 references… A refused
      * create is HTTP 400, code 1201, its message naming the field; on `/upscale` Ideogram's
-     * `{"error": "<field>: …"}`. Without it the emulator accepts any known model with any
-     * option it can render. Input images follow each endpoint's rules of the same table in
-     * both modes. */
+     * `{"error": "<field>: …"}`. A field the service merely ignores (human_fidelity without a
+     * subject reference, n with a series…) is not refused: the client stops those itself.
+     * Without it the emulator accepts any known model with any option it can render. Input images
+     * follow each endpoint's rules of the same table in both modes. */
     bool strict = false;
     /** @brief Connections open at once, in [1,100000]; further clients wait in the listen
      * backlog until one closes. Plain HTTP is event-driven: a connection waiting for its next

@@ -105,9 +105,6 @@ std::vector<const ModelCaps*> models(Endpoint e);
  * omni: kling-image-o1); nullptr for expand and upscale. */
 const ModelCaps* defaultModel(Endpoint e);
 
-/** @brief series_amount's "auto" in RequestFeatures::seriesAmount and OmniRequest. */
-constexpr int kSeriesAmountAuto = OmniRequest::kSeriesAuto;
-
 /** @brief What a request asks for, whatever its type: built from a typed request (client) or
  * from a JSON body's fields (emulator). An empty optional / false / 0 = the field is absent. */
 struct RequestFeatures {
@@ -123,7 +120,8 @@ struct RequestFeatures {
     std::optional<AspectRatio> aspectRatio;
     std::optional<int> n;
     std::optional<OmniResultType> resultType;
-    std::optional<int> seriesAmount;  ///< kSeriesAmountAuto for "auto"
+    std::optional<int> seriesAmount;  ///< a count; unset for "auto"
+    bool seriesAmountAuto = false;    ///< series_amount: "auto"
 };
 
 /** @brief One refused feature: the wire field and a message naming the field, the model and
@@ -132,11 +130,22 @@ struct RequestFeatures {
 struct RuleViolation {
     std::string field;
     std::string message;
+    /** @brief The real service ignores the field here rather than refusing the request (e.g.
+     * human_fidelity without a subject reference, n with a series): the client refuses it as a
+     * likely mistake, a server enforcing only what the service refuses does not. */
+    bool ignoredUpstream = false;
 };
 
+/** @brief Whose rules: every rule of the table (the client, before any network call), or only
+ * those the real service refuses (the emulator's strict mode: a field the service ignores is
+ * let through). */
+enum class RuleScope { CLIENT, UPSTREAM };
+
 /** @brief The first rule of the table the request breaks; nullopt when the model can serve it.
- * Only capabilities are judged here; ranges, lengths and images are validate()'s (core). */
-std::optional<RuleViolation> checkFeatures(const RequestFeatures& f);
+ * Every model-specific rule is judged here, with messages naming the field and the model;
+ * validate() (core) keeps what holds for every model (ranges, lengths, images). */
+std::optional<RuleViolation> checkFeatures(const RequestFeatures& f,
+                                           RuleScope scope = RuleScope::CLIENT);
 
 /** @brief The features of a typed request, as the client will send it. */
 RequestFeatures features(const GenerateRequest& r);
