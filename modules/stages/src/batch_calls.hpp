@@ -71,7 +71,7 @@ public:
     void enter(std::function<void()> go) {
         {
             std::lock_guard<std::mutex> lock(mu_);
-            if (open_ && admitted_ >= slots_ + finished_) {
+            if (!mayAdmitLocked()) {
                 waiting_.push_back(std::move(go));
                 return;
             }
@@ -102,9 +102,10 @@ public:
     }
 
 private:
+    bool mayAdmitLocked() const { return !open_ || admitted_ < slots_ + finished_; }
     std::deque<std::function<void()>> takeLocked() {
         std::deque<std::function<void()>> out;
-        while (!waiting_.empty() && (!open_ || admitted_ < slots_ + finished_)) {
+        while (!waiting_.empty() && mayAdmitLocked()) {
             out.push_back(std::move(waiting_.front()));
             waiting_.pop_front();
             ++admitted_;

@@ -199,7 +199,7 @@ void finishExpand(const ExpandJobPtr& j) {
     done(std::move(j->f));
 }
 
-class ExpandToTargetImpl final : public ExpandToTarget,
+class ExpandToTargetImpl final : public detail::AsyncStage<ExpandToTarget, ExpandToTargetImpl>,
                                  public std::enable_shared_from_this<ExpandToTargetImpl> {
 public:
     explicit ExpandToTargetImpl(Params p) : p_(std::move(p)) {
@@ -209,16 +209,7 @@ public:
     }
     std::string name() const override { return "expand-to-target"; }
 
-    Result<Frame> process(Frame f) const override {
-        return detail::waitFor(
-            [&](FrameCompletion done) { start(std::move(f), std::move(done), true); });
-    }
-    void processAsync(Frame f, FrameCompletion done) const override {
-        CV_Assert(done);
-        start(std::move(f), std::move(done), false);
-    }
-
-private:
+    /** The stage's steps on `f`; see detail::AsyncStage. */
     void start(Frame f, FrameCompletion done, bool inlineSteps) const {
         auto j = std::make_shared<ExpandJob>();
         j->p = &p_;
@@ -232,11 +223,12 @@ private:
         step(j, [j] { startExpand(j); });
     }
 
+private:
     Params p_;
     PlannerParams planner_;  ///< p_.planner with the limits it plans with
 };
 
-class UpscaleStageImpl final : public UpscaleStage,
+class UpscaleStageImpl final : public detail::AsyncStage<UpscaleStage, UpscaleStageImpl>,
                                public std::enable_shared_from_this<UpscaleStageImpl> {
 public:
     explicit UpscaleStageImpl(Params p) : p_(std::move(p)) {
@@ -244,16 +236,7 @@ public:
     }
     std::string name() const override { return "upscale"; }
 
-    Result<Frame> process(Frame f) const override {
-        return detail::waitFor(
-            [&](FrameCompletion done) { start(std::move(f), std::move(done), true); });
-    }
-    void processAsync(Frame f, FrameCompletion done) const override {
-        CV_Assert(done);
-        start(std::move(f), std::move(done), false);
-    }
-
-private:
+    /** The stage's steps on `f`; see detail::AsyncStage. */
     void start(Frame f, FrameCompletion done, bool inlineSteps) const {
         if (f.image.empty()) return done(invalidArgument("the frame has no image"));
         UpscaleRequest req;
@@ -287,6 +270,7 @@ private:
             });
     }
 
+private:
     Result<Frame> finish(Frame f, const Result<TaskOutput>& out) const {
         if (!out.ok()) return out.status();
         detail::noteTask(f.meta, *out);

@@ -66,6 +66,25 @@ struct CpuExec {
 /** Blocking facade over an asynchronous stage call. */
 Result<Frame> waitFor(const std::function<void(FrameCompletion)>& start);
 
+/** A stage's process() and processAsync() over its `Impl::start(frame, done, inlineSteps)`: the
+ * blocking call runs the CPU steps inline on the caller's thread and waits, the asynchronous one
+ * posts them to the CPU pool. `Interface` is the public stage class (ExpandToTarget, …). */
+template <class Interface, class Impl>
+class AsyncStage : public Interface {
+public:
+    Result<Frame> process(Frame f) const final {
+        return waitFor(
+            [&](FrameCompletion done) { impl().start(std::move(f), std::move(done), true); });
+    }
+    void processAsync(Frame f, FrameCompletion done) const final {
+        CV_Assert(done);
+        impl().start(std::move(f), std::move(done), false);
+    }
+
+private:
+    const Impl& impl() const { return static_cast<const Impl&>(*this); }
+};
+
 }  // namespace cvgen::stages::detail
 
 #endif  // CVGEN_STAGES_SRC_STAGE_UTIL_HPP
